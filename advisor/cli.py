@@ -1,0 +1,155 @@
+"""The ``advisor`` command line: ingest, ask, chat, sources."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Iterable
+from typing import Any
+
+import click
+
+from advisor.config import get_settings
+from advisor.errors import AdvisorError, CorpusError, InvalidInputError
+from advisor.models import Answer
+
+
+def _fail(exc: AdvisorError) -> None:
+    click.secho(f"error: {exc}", fg="red", err=True)
+    if isinstance(exc, CorpusError) and len(exc.problems) > 1:
+        for path, why in exc.problems:
+            click.echo(f"  - {path}: {why}", err=True)
+    if isinstance(exc, InvalidInputError):
+        sys.exit(2)
+    sys.exit(1)
+
+
+def _advisor() -> Any:
+    from advisor.chain import Advisor
+
+    return Advisor(get_settings())
+
+
+def format_answer(answer: Answer) -> str:
+    """Human-readable answer with a numbered source list."""
+    lines = [answer.answer]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            who = ", ".join(x for x in (c.author, c.publication, c.date) if x)
+            label = "advice note" if c.kind == "note" else "article"
+            lines.append(f"  [{c.n}] {c.title}{f' ({who})' if who else ''} [{label}]")
+    return "\n".join(lines)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+def main(verbose: bool) -> None:
+    """CRM Advisor: answers on CRM strategy from a curated corpus, every claim cited."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def ingest(as_json: bool) -> None:
+    """Clean, split and embed corpus/ into the Chroma index (incremental)."""
+    from advisor.index import ingest as run_ingest
+
+    def progress(items: Iterable[Any], total: int) -> Iterable[Any]:
+        if as_json or not sys.stderr.isatty():
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, total=total, desc="indexing passages", unit="passage")
+
+    try:
+        report = run_ingest(get_settings(), progress=progress)
+    except AdvisorError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(report.counts()))
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
+        click.echo(f"Index {report.generation}: {counts} ({report.seconds:.1f}s)")
+
+
+@main.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer contract as JSON.")
+@click.option("-c", "--conversation", "conversation_id", help="Continue this conversation.")
+def ask(question: tuple[str, ...], as_json: bool, conversation_id: str | None) -> None:
+    """Ask one question; every sentence of the answer is cited."""
+    try:
+        answer = _advisor().ask(" ".join(question), conversation_id)
+    except AdvisorError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(answer.contract(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_answer(answer))
+        click.secho(f"\n(conversation {answer.conversation_id})", dim=True)
+
+
+@main.command()
+@click.option("-c", "--conversation", "conversation_id", help="Continue this conversation.")
+def chat(conversation_id: str | None) -> None:
+    """A multi-turn conversation; follow-up questions are understood. /new, /quit."""
+    advisor = _advisor()
+    click.echo("CRM Advisor. Ask about CRM strategy; /new starts over, /quit or Ctrl-D ends.")
+    try:
+        advisor.warm()
+    except AdvisorError as exc:
+        _fail(exc)
+    cid = conversation_id
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not question:
+            continue
+        if question in ("/quit", "/exit"):
+            return
+        if question == "/new":
+            cid = None
+            click.echo("(new conversation)")
+            continue
+        try:
+            answer = advisor.ask(question, cid)
+        except InvalidInputError as exc:
+            click.secho(f"error: {exc}", fg="red")
+            continue
+        except AdvisorError as exc:
+            _fail(exc)
+            return
+        cid = answer.conversation_id
+        click.echo("\nadvisor> " + textwrap.indent(format_answer(answer), "  ").lstrip())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def sources(as_json: bool) -> None:
+    """List the corpus documents in the index, with attribution and passage counts."""
+    try:
+        docs = _advisor().sources()
+    except AdvisorError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps([d.model_dump(mode="json") for d in docs], indent=2))
+        return
+    for d in docs:
+        who = ", ".join(x for x in (d.author, d.publication, d.date) if x)
+        extra = f" [{d.pattern}]" if d.pattern else ""
+        click.echo(f"{d.kind:8} {d.doc_id:28} {d.passages:3} passages  {d.title}{extra}")
+        if who:
+            click.echo(f"{'':38}{who}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,62 @@
+"""Settings: one pydantic-settings class, read from ADVISOR_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repository root, so that the shipped corpus and prompts are found from any cwd.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting of the advisor; each field is ADVISOR_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ADVISOR_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(Path(".advisor"), description="Where indexes and the database live.")
+    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Articles, notes and rules.")
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the conversation store; default SQLite in data_dir."
+    )
+    embedder: str = Field("minilm", description="Embedding backend name.")
+    embedding_model: str | None = Field(
+        None, description="Path of a sentence-transformers model; default the bundled MiniLM."
+    )
+    collection: str = Field("crm_corpus", description="Chroma collection name.")
+    generator: str = Field("extractive", description="Answer generator backend name.")
+
+    chunk_size: int = Field(600, ge=100, le=4000, description="Max characters per passage.")
+    k_dense: int = Field(12, ge=1, le=100, description="Candidates from dense search.")
+    k_lexical: int = Field(12, ge=1, le=100, description="Candidates from BM25.")
+    k_final: int = Field(6, ge=1, le=20, description="Passages kept after fusion and MMR.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    mmr_lambda: float = Field(0.7, ge=0.0, le=1.0, description="MMR relevance/diversity balance.")
+    min_relevance: float = Field(
+        0.35, ge=0.0, le=1.0, description="Relevance gate: least cosine of the best passage."
+    )
+    min_sentence_relevance: float = Field(
+        0.3, ge=0.0, le=1.0, description="Least cosine for a sentence to enter an answer."
+    )
+    max_answer_sentences: int = Field(6, ge=1, le=20, description="Sentences in an answer.")
+    history_turns: int = Field(6, ge=0, le=50, description="Turns of history used by follow-ups.")
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder holding the index generations."""
+        return self.data_dir / "index"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The store URL, defaulting to SQLite under data_dir."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'advisor.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return Settings()

@@ -1,0 +1,74 @@
+"""The advisor's error hierarchy; front doors translate these for their users."""
+
+from __future__ import annotations
+
+
+class AdvisorError(Exception):
+    """Base of every error the advisor raises on purpose."""
+
+    #: A stable, machine-readable slug (used as the problem ``type`` over HTTP).
+    code = "advisor-error"
+
+
+class ConfigError(AdvisorError):
+    """A setting is missing or invalid."""
+
+    code = "config-error"
+
+
+class CorpusError(AdvisorError):
+    """One or more corpus files cannot be ingested; ``problems`` names each file and reason."""
+
+    code = "corpus-error"
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class IndexNotReadyError(AdvisorError):
+    """No usable index exists yet (run ``advisor ingest``)."""
+
+    code = "index-not-ready"
+
+
+class IndexingError(AdvisorError):
+    """Building or updating the index failed."""
+
+    code = "indexing-error"
+
+
+class EmbeddingError(AdvisorError):
+    """The embedding model could not be loaded or run."""
+
+    code = "embedding-error"
+
+
+class RetrievalError(AdvisorError):
+    """Searching the index failed."""
+
+    code = "retrieval-error"
+
+
+class GenerationError(AdvisorError):
+    """The answer generator failed."""
+
+    code = "generation-error"
+
+
+class StoreError(AdvisorError):
+    """The conversation store could not be read or written."""
+
+    code = "store-error"
+
+
+class InvalidInputError(AdvisorError):
+    """The caller's input is unusable (empty question, too long, bad id)."""
+
+    code = "invalid-input"
+
+
+class ConversationNotFoundError(AdvisorError):
+    """No conversation has the given id."""
+
+    code = "conversation-not-found"

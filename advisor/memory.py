@@ -1,0 +1,155 @@
+"""The conversation store: durable turns per conversation id, through SQLAlchemy."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from advisor.config import Settings
+from advisor.errors import ConfigError, InvalidInputError, StoreError
+from advisor.models import Answer, Turn
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+
+metadata = MetaData()
+turns_table = Table(
+    "turns",
+    metadata,
+    Column("conversation_id", String(128), primary_key=True),
+    Column("turn", Integer, primary_key=True),
+    Column("question", Text, nullable=False),
+    Column("standalone_question", Text, nullable=False),
+    Column("answer_json", Text, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+
+def check_conversation_id(conversation_id: str) -> str:
+    """Return the id if it is well-formed, else raise InvalidInputError."""
+    if not isinstance(conversation_id, str) or not _ID.fullmatch(conversation_id):
+        raise InvalidInputError(
+            "conversation_id must be 1-128 characters: letters, digits and . _ : @ -"
+        )
+    return conversation_id
+
+
+class ConversationStore(Protocol):
+    """What the advisor needs of a conversation store."""
+
+    def append(self, conversation_id: str, question: str, answer: Answer) -> int: ...
+
+    def turns(self, conversation_id: str, last: int | None = None) -> list[Turn]: ...
+
+    def exists(self, conversation_id: str) -> bool: ...
+
+
+class SQLConversationStore:
+    """Turns in any SQLAlchemy database: SQLite by default, a server URL works too."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url, pool_pre_ping=True)
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            metadata.create_all(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"cannot open the conversation store: {exc}") from exc
+
+    def append(self, conversation_id: str, question: str, answer: Answer) -> int:
+        """Store a turn and return its number (1-based), safe under concurrent writers."""
+        for _ in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    last = conn.execute(
+                        select(func.max(turns_table.c.turn)).where(
+                            turns_table.c.conversation_id == conversation_id
+                        )
+                    ).scalar()
+                    turn = (last or 0) + 1
+                    conn.execute(
+                        turns_table.insert().values(
+                            conversation_id=conversation_id,
+                            turn=turn,
+                            question=question,
+                            standalone_question=answer.standalone_question,
+                            answer_json=answer.model_copy(update={"turn": turn}).model_dump_json(),
+                            created=time.time(),
+                        )
+                    )
+                return turn
+            except IntegrityError:
+                continue  # another writer took this turn number; take the next
+            except SQLAlchemyError as exc:
+                raise StoreError(f"could not save the conversation turn: {exc}") from exc
+        raise StoreError("could not save the conversation turn: too much contention")
+
+    def turns(self, conversation_id: str, last: int | None = None) -> list[Turn]:
+        """The conversation's turns in order (only the last ``last`` if given)."""
+        query = select(turns_table).where(turns_table.c.conversation_id == conversation_id)
+        query = query.order_by(turns_table.c.turn.desc())
+        if last is not None:
+            query = query.limit(last)
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not read the conversation: {exc}") from exc
+        return [
+            Turn(
+                turn=r.turn,
+                question=r.question,
+                standalone_question=r.standalone_question,
+                answer=Answer.model_validate_json(r.answer_json),
+                created=r.created,
+            )
+            for r in reversed(rows)
+        ]
+
+    def exists(self, conversation_id: str) -> bool:
+        """True if the conversation has at least one turn."""
+        return bool(self.turns(conversation_id, last=1))
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+STORES: dict[str, Callable[[Settings], ConversationStore]] = {
+    "sql": lambda s: SQLConversationStore(s.resolved_database_url),
+}
+"""Conversation-store backends by name."""
+
+
+def make_store(settings: Settings, name: str = "sql") -> ConversationStore:
+    """Build the named conversation store."""
+    if name not in STORES:
+        raise ConfigError(f"unknown store {name!r}; known: {', '.join(STORES)}")
+    return STORES[name](settings)

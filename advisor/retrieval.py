@@ -1,0 +1,227 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 results fused by RRF, diversified by MMR, gated."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+from rank_bm25 import BM25Okapi
+
+from advisor.config import Settings
+from advisor.errors import RetrievalError
+from advisor.index import Embedder, IndexedPassage, IndexSnapshot
+from advisor.text import content_terms
+
+# Instructions aimed at a model, not questions about CRM; cut from the search query so
+# that an injected command neither steers retrieval nor passes the relevance gate.
+_INJECTION = re.compile(
+    r"(?i)\b(ignore|disregard|forget|override)\b[^.?!]*\b(instruction|prompt|rule|above|previous)"
+    r"s?\b[^.?!]*[.?!]?|\b(you are now|act as|pretend to be|system prompt|developer mode)\b"
+    r"[^.?!]*[.?!]?|\b(print|reveal|say|output|repeat)\b[^.?!]*\b(pwned|system prompt|"
+    r"instructions|password|secret)\b[^.?!]*[.?!]?"
+)
+
+
+def strip_injection(question: str) -> tuple[str, bool]:
+    """Remove instruction-like phrases from a question; say whether any were found."""
+    cleaned = _INJECTION.sub(" ", question)
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    return cleaned, cleaned != re.sub(r"\s+", " ", question).strip()
+
+
+@dataclass
+class Hit:
+    """A retrieved passage with its scores."""
+
+    passage: IndexedPassage
+    similarity: float  # cosine of query and passage
+    fused: float  # reciprocal-rank-fusion score
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass
+class Retrieval:
+    """The outcome of one search: ranked hits, the query vector, the gate's verdict."""
+
+    query: str
+    hits: list[Hit]
+    query_vector: np.ndarray
+    passed_gate: bool
+    best_similarity: float
+    reason: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    term_weights: dict[str, float] = field(default_factory=dict)  # IDF of query terms
+
+
+class HybridSearcher:
+    """Dense + BM25 search over one index snapshot; BM25 is built once, here."""
+
+    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, settings: Settings) -> None:
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.settings = settings
+        corpus_terms = [
+            content_terms(f"{p.meta.get('title', '')} {p.meta.get('section', '')} {p.text}")
+            for p in snapshot.passages
+        ]
+        self._bm25 = BM25Okapi(corpus_terms)
+        self._vocabulary = {t for terms in corpus_terms for t in terms}
+        self._max_idf = max(self._bm25.idf.values(), default=1.0)
+
+    def embed(self, text: str) -> np.ndarray:
+        """The normalised query vector."""
+        try:
+            return np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        except Exception as exc:
+            raise RetrievalError(f"could not embed the query: {exc}") from exc
+
+    def dense(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Chroma nearest neighbours as (passage index, cosine similarity)."""
+        try:
+            found = self.snapshot.store.similarity_search_by_vector_with_relevance_scores(
+                vector.tolist(), k=min(k, len(self.snapshot.passages))
+            )
+        except Exception as exc:
+            raise RetrievalError(f"vector search failed: {exc}") from exc
+        out = []
+        for doc, distance in found:
+            idx = self.snapshot.position.get(doc.id or "")
+            if idx is not None:
+                out.append((idx, 1.0 - float(distance)))
+        return out
+
+    def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
+        """BM25 best matches as (passage index, score), zero scores dropped."""
+        terms = content_terms(query)
+        if not terms:
+            return []
+        scores = self._bm25.get_scores(terms)
+        order = np.argsort(-scores)[:k]
+        return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
+
+    def search(self, query: str, mode: str = "hybrid") -> Retrieval:
+        """Search, fuse, diversify and gate; ``mode`` is hybrid, dense or bm25."""
+        s = self.settings
+        t0 = time.perf_counter()
+        cleaned, _ = strip_injection(query)
+        vector = self.embed(cleaned or query)
+        t1 = time.perf_counter()
+        dense = self.dense(vector, s.k_dense) if mode != "bm25" else []
+        lexical = self.lexical(cleaned, s.k_lexical) if mode != "dense" else []
+        fused: dict[int, float] = {}
+        for ranking in (dense, lexical):
+            for rank, (idx, _) in enumerate(ranking):
+                fused[idx] = fused.get(idx, 0.0) + 1.0 / (s.rrf_k + rank + 1)
+        sims = self.snapshot.embeddings @ vector
+        dense_rank = {idx: r for r, (idx, _) in enumerate(dense)}
+        lex_rank = {idx: r for r, (idx, _) in enumerate(lexical)}
+        chosen = self._balance(
+            self._mmr(list(fused), fused, s.k_final, s.mmr_lambda), fused, sims
+        )
+        hits = [
+            Hit(
+                self.snapshot.passages[i],
+                float(sims[i]),
+                fused[i],
+                dense_rank.get(i),
+                lex_rank.get(i),
+            )
+            for i in chosen
+        ]
+        best = max((h.similarity for h in hits), default=0.0)
+        passed, reason = self._gate(cleaned, best)
+        t2 = time.perf_counter()
+        return Retrieval(
+            query=query,
+            hits=hits,
+            query_vector=vector,
+            passed_gate=passed,
+            best_similarity=best,
+            reason=reason,
+            timings={"embed": t1 - t0, "search": t2 - t1},
+            term_weights={
+                t: max(float(self._bm25.idf.get(t, self._max_idf)), 0.05)
+                for t in set(content_terms(cleaned))
+            },
+        )
+
+    def _mmr(self, candidates: list[int], fused: dict[int, float], k: int, lam: float) -> list[int]:
+        if not candidates:
+            return []
+        top = max(fused.values())
+        rel = {i: fused[i] / top for i in candidates}
+        emb = self.snapshot.embeddings
+        chosen: list[int] = []
+        pool = sorted(candidates, key=lambda i: -rel[i])
+        while pool and len(chosen) < k:
+            if chosen:
+                redundancy = emb[pool] @ emb[chosen].T
+                scores = [
+                    lam * rel[i] - (1 - lam) * float(redundancy[n].max())
+                    for n, i in enumerate(pool)
+                ]
+                pick = pool[int(np.argmax(scores))]
+            else:
+                pick = pool[0]
+            chosen.append(pick)
+            pool.remove(pick)
+        return chosen
+
+    def _balance(self, chosen: list[int], fused: dict[int, float], sims: np.ndarray) -> list[int]:
+        """Make room for up to two passages of each kind, so evidence and advice both show."""
+        kind = [str(p.meta.get("kind", "")) for p in self.snapshot.passages]
+        floor = self.settings.min_sentence_relevance
+        for wanted in ("article", "note"):
+            spare = sorted(
+                (i for i in fused if i not in chosen and kind[i] == wanted and sims[i] >= floor),
+                key=lambda i: -fused[i],
+            )
+            have = sum(1 for i in chosen if kind[i] == wanted)
+            while have < 2 and spare:
+                others = [i for i in chosen if kind[i] != wanted]
+                if len(others) <= 2:
+                    break
+                chosen[chosen.index(others[-1])] = spare.pop(0)
+                have += 1
+        return chosen
+
+    def _gate(self, query: str, best: float) -> tuple[bool, str]:
+        terms = content_terms(query)
+        if not terms:
+            return False, "the question has no searchable words"
+        if best < self.settings.min_relevance:
+            return False, f"no passage is close enough (best similarity {best:.2f})"
+        known = [t for t in terms if t in self._vocabulary]
+        if not known:
+            return False, "none of the question's words occur in the corpus"
+        return True, ""
+
+
+class HybridRetriever(BaseRetriever):
+    """The hybrid searcher as a LangChain retriever, for use in Runnable chains."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    searcher: Any
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        result = self.searcher.search(query)
+        if not result.passed_gate:
+            return []
+        return [
+            Document(
+                page_content=h.passage.text,
+                id=h.passage.id,
+                metadata={**h.passage.meta, "similarity": h.similarity, "fused": h.fused},
+            )
+            for h in result.hits
+        ]

@@ -1,0 +1,1 @@
+"""Front doors (HTTP, Slack) over the advisor core."""

@@ -1,0 +1,62 @@
+"""Shared fixtures: real model, real Chroma, every data path under tmp_path."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from advisor.config import PROJECT_ROOT, Settings, get_settings
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point every data path at tmp_path, so no test touches .advisor/ or another test."""
+    monkeypatch.setenv("ADVISOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ADVISOR_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ADVISOR_CORPUS_DIR", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real all-MiniLM-L6-v2, loaded once for the session."""
+    from advisor.index import make_embedder
+
+    return make_embedder(Settings(data_dir=Path("unused")))
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
+    """A data dir holding an index of the shipped corpus, built once per session."""
+    from advisor.index import ingest
+
+    data = tmp_path_factory.mktemp("shared-index")
+    ingest(Settings(data_dir=data), embedder_factory=lambda: embedder)
+    return data
+
+
+@pytest.fixture
+def settings(index_dir: Path, tmp_path: Path) -> Settings:
+    """Settings reading the shared index, with a private conversation database."""
+    return Settings(data_dir=index_dir, database_url=f"sqlite:///{tmp_path / 'conv.db'}")
+
+
+@pytest.fixture
+def advisor(settings: Settings, embedder):  # type: ignore[no-untyped-def]
+    """An Advisor over the shared index and the real model."""
+    from advisor.chain import Advisor
+
+    return Advisor(settings, embedder=embedder)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", target)
+    return target
