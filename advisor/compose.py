@@ -31,7 +31,7 @@ _ADVICE_QUESTION = re.compile(
     r"(?i)^\s*(how|what should|what can|what do we|who should|which|should|when should|"
     r"where should|can we|do we|is it worth|what steps|what is the best|tips?)\b"
 )
-_QUOTES = "\"“”"
+_QUOTES = '"“”'
 
 
 @dataclass
@@ -115,9 +115,7 @@ class ExtractiveComposer:
             score = 0.6 * float(cos) + 0.25 * overlap + 0.15 * prior
             score -= 0.08 if dangling else 0.0
             score += 0.03 if wants_advice and kind == "note" else 0.0
-            scored.append(
-                Segment(_display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair)
-            )
+            scored.append(Segment(_display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair))
         chosen = _select(scored, vectors, s.max_answer_sentences)
         evidence = [seg for seg in chosen if seg.kind == "article"]
         advice = [seg for seg in chosen if seg.kind != "article"]
@@ -145,7 +143,7 @@ def _candidate_units(hits: list[Hit]) -> list[tuple[int, str, int, bool, bool]]:
             if not _quotable(sent):
                 continue
             prev = sentences[pos - 1] if pos > 0 else ""
-            dangling = bool(_DANGLING.match(sent.lstrip("•-– \"“")))
+            dangling = bool(_DANGLING.match(sent.lstrip('•-– "“')))
             # A short lead-in ("Goals are too broad.") names what the next sentence explains.
             lead_in = bool(prev) and len(prev.split()) < 6 and prev.endswith(".")
             if prev and ((dangling and _quotable(prev)) or lead_in):
@@ -201,7 +199,7 @@ def _select(scored: list[Segment], vectors: np.ndarray, limit: int) -> list[Segm
         chosen.append(seg)
         per_hit[seg.hit] = per_hit.get(seg.hit, 0) + 1
     # Within a passage, keep reading order; across passages, keep rank order.
-    rank = {}
+    rank: dict[int, int] = {}
     for seg in chosen:
         rank.setdefault(seg.hit, len(rank))
     return sorted(chosen, key=lambda x: (rank[x.hit], x.order[1]))

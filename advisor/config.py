@@ -19,7 +19,6 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path(".advisor"), description="Where indexes and the database live.")
     corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Articles, notes and rules.")
-    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates.")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the conversation store; default SQLite in data_dir."
     )
@@ -35,6 +34,9 @@ class Settings(BaseSettings):
     k_lexical: int = Field(12, ge=1, le=100, description="Candidates from BM25.")
     k_final: int = Field(6, ge=1, le=20, description="Passages kept after fusion and MMR.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    lexical_weight: float = Field(
+        0.6, ge=0.0, le=2.0, description="Weight of the BM25 ranking in the fusion (dense is 1)."
+    )
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0, description="MMR relevance/diversity balance.")
     min_relevance: float = Field(
         0.35, ge=0.0, le=1.0, description="Relevance gate: least cosine of the best passage."

@@ -40,7 +40,6 @@ _WORD = re.compile(r"[A-Za-z0-9']+")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
 
 
-
 @dataclass(frozen=True)
 class Passage:
     """One indexed unit of text with its provenance."""

@@ -234,9 +234,9 @@ def ingest(
         old_name, old_path, old = read_current(settings)
     except IndexNotReadyError:
         old_name, old_path, old = "", None, {"passages": {}}
-    same_setup = old.get("embedder") == settings.embedder and old.get(
-        "embedding_model"
-    ) == (settings.embedding_model or "")
+    same_setup = old.get("embedder") == settings.embedder and old.get("embedding_model") == (
+        settings.embedding_model or ""
+    )
     have = old["passages"] if same_setup else {}
     added = sum(1 for k in wanted if k not in have)
     updated = sum(1 for k, h in wanted.items() if k in have and have[k] != h)

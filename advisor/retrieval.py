@@ -68,6 +68,7 @@ class HybridSearcher:
         self.snapshot = snapshot
         self.embedder = embedder
         self.settings = settings
+        self.lexical_weight = settings.lexical_weight
         corpus_terms = [
             content_terms(f"{p.meta.get('title', '')} {p.meta.get('section', '')} {p.text}")
             for p in snapshot.passages
@@ -117,15 +118,13 @@ class HybridSearcher:
         dense = self.dense(vector, s.k_dense) if mode != "bm25" else []
         lexical = self.lexical(cleaned, s.k_lexical) if mode != "dense" else []
         fused: dict[int, float] = {}
-        for ranking in (dense, lexical):
+        for ranking, weight in ((dense, 1.0), (lexical, self.lexical_weight)):
             for rank, (idx, _) in enumerate(ranking):
-                fused[idx] = fused.get(idx, 0.0) + 1.0 / (s.rrf_k + rank + 1)
+                fused[idx] = fused.get(idx, 0.0) + weight / (s.rrf_k + rank + 1)
         sims = self.snapshot.embeddings @ vector
         dense_rank = {idx: r for r, (idx, _) in enumerate(dense)}
         lex_rank = {idx: r for r, (idx, _) in enumerate(lexical)}
-        chosen = self._balance(
-            self._mmr(list(fused), fused, s.k_final, s.mmr_lambda), fused, sims
-        )
+        chosen = self._balance(self._mmr(list(fused), fused, s.k_final, s.mmr_lambda), fused, sims)
         hits = [
             Hit(
                 self.snapshot.passages[i],

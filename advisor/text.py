@@ -10,10 +10,20 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]*(?:[A-Z][A-Za-z]*)*\b")
 # A sentence ends at . ! or ? (or one followed by a closing quote or bracket) before a
 # space and a capital, digit, quote or bullet. Common abbreviations do not end one.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"“‘(\[•A-Z0-9])"
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"“‘(\[•A-Z0-9])")
+_ABBREVIATIONS = (
+    "Mass.",
+    "Mr.",
+    "Mrs.",
+    "Ms.",
+    "Dr.",
+    "e.g.",
+    "i.e.",
+    "etc.",
+    "vs.",
+    "Inc.",
+    "St.",
 )
-_ABBREVIATIONS = ("Mass.", "Mr.", "Mrs.", "Ms.", "Dr.", "e.g.", "i.e.", "etc.", "vs.", "Inc.", "St.")
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before

@@ -1,0 +1,101 @@
+"""The `advisor` console script, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ADVISOR = str(Path(sys.executable).with_name("advisor"))
+
+
+def run(*args: str, data: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ADVISOR_DATA_DIR": str(data)}
+    return subprocess.run(
+        [ADVISOR, *args], input=stdin, capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory, index_dir: Path) -> Path:
+    target = tmp_path_factory.mktemp("cli") / "data"
+    shutil.copytree(index_dir, target)
+    return target
+
+
+def test_ask_json_answers_with_citations(data: Path) -> None:
+    out = run("ask", "--json", "Why is our CRM plan too broad?", data=data)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert set(answer) >= {"answer", "answered", "conversation_id", "citations"}
+    assert answer["answered"] is True
+    assert any("boil the ocean" in c["quote"] for c in answer["citations"])
+    assert all(
+        set(c) >= {"n", "doc_id", "title", "kind", "quote", "score"} for c in answer["citations"]
+    )
+
+
+def test_ask_out_of_scope_json(data: Path) -> None:
+    out = run("ask", "--json", "What is the capital of Australia?", data=data)
+    answer = json.loads(out.stdout)
+    assert answer["answered"] is False and answer["citations"] == []
+
+
+def test_ask_human_output_lists_sources(data: Path) -> None:
+    out = run("ask", "Who should own the CRM project?", data=data)
+    assert out.returncode == 0, out.stderr
+    assert "Sources:" in out.stdout and "[1]" in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_second_ingest_changes_nothing(data: Path) -> None:
+    out = run("ingest", "--json", data=data)
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(out.stdout)
+    assert counts["added"] == 0 and counts["updated"] == 0 and counts["deleted"] == 0
+    assert counts["skipped"] > 50
+
+
+def test_ingest_reports_bad_files_and_fails(tmp_path: Path, corpus_copy: Path) -> None:
+    (corpus_copy / "notes" / "broken.md").write_text("---\nid: [\n---\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "ADVISOR_DATA_DIR": str(tmp_path / "d"),
+        "ADVISOR_CORPUS_DIR": str(corpus_copy),
+    }
+    out = subprocess.run(
+        [ADVISOR, "ingest", "--json"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 1
+    assert "broken.md" in out.stderr and "broken front matter" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_sources_lists_articles_with_attribution(data: Path) -> None:
+    out = run("sources", "--json", data=data)
+    docs = {d["doc_id"]: d for d in json.loads(out.stdout)}
+    assert docs["accountability-users"]["author"] == "Chris Selland"
+    assert sum(1 for d in docs.values() if d["kind"] == "note") == 12
+
+
+def test_empty_question_is_a_usage_error(data: Path) -> None:
+    out = run("ask", "   ", data=data)
+    assert out.returncode == 2 and "empty" in out.stderr
+
+
+def test_missing_index_tells_the_user_what_to_do(tmp_path: Path) -> None:
+    out = run("ask", "Who owns CRM?", data=tmp_path / "nothing")
+    assert out.returncode == 1
+    assert "advisor ingest" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_chat_understands_follow_ups(data: Path) -> None:
+    out = run("chat", data=data, stdin="What is a CRMO?\nWho usually gets that job?\n/quit\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("advisor>") == 2
+    assert "CRMO role will often go to the CIO" in out.stdout.split("advisor>")[2]

@@ -1,0 +1,31 @@
+"""Settings: read from ADVISOR_* variables, built lazily, every one documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from advisor.config import PROJECT_ROOT, Settings, get_settings
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADVISOR_K_FINAL", "4")
+    monkeypatch.setenv("ADVISOR_DATA_DIR", "/tmp/somewhere")
+    get_settings.cache_clear()
+    s = get_settings()
+    assert s.k_final == 4 and s.data_dir == Path("/tmp/somewhere")
+    assert s.resolved_database_url == "sqlite:////tmp/somewhere/advisor.db"
+    assert get_settings() is s
+
+
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADVISOR_K_FINAL", "0")
+    with pytest.raises(ValueError, match="k_final"):
+        Settings()
+
+
+def test_readme_tables_every_setting() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"| `ADVISOR_{name.upper()}` |" in readme, name

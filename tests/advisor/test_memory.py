@@ -1,0 +1,66 @@
+"""The conversation store: durable, ordered, safe with several writers."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from advisor.errors import InvalidInputError, StoreError
+from advisor.memory import SQLConversationStore, check_conversation_id
+from advisor.models import Answer
+
+
+def _answer(cid: str, text: str) -> Answer:
+    return Answer(answer=text, answered=True, conversation_id=cid, standalone_question=text)
+
+
+def test_turns_are_numbered_and_kept_in_order(tmp_path: Path) -> None:
+    store = SQLConversationStore(f"sqlite:///{tmp_path / 'c.db'}")
+    assert store.append("c1", "q1", _answer("c1", "a1")) == 1
+    assert store.append("c1", "q2", _answer("c1", "a2")) == 2
+    assert store.append("c2", "other", _answer("c2", "x")) == 1
+    turns = store.turns("c1")
+    assert [(t.turn, t.question, t.answer.answer) for t in turns] == [
+        (1, "q1", "a1"),
+        (2, "q2", "a2"),
+    ]
+    assert turns[1].answer.turn == 2
+    assert [t.turn for t in store.turns("c1", last=1)] == [2]
+    assert not store.exists("nope")
+
+
+def test_concurrent_writers_lose_no_turn(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    stores = [SQLConversationStore(url) for _ in range(4)]  # as if four processes
+
+    def write(store: SQLConversationStore, n: int) -> None:
+        for i in range(15):
+            store.append("shared", f"w{n}-{i}", _answer("shared", "a"))
+
+    threads = [threading.Thread(target=write, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    turns = stores[0].turns("shared")
+    assert [t.turn for t in turns] == list(range(1, 61))
+    assert len({t.question for t in turns}) == 60
+
+
+def test_unwritable_store_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError):
+        SQLConversationStore(f"sqlite:///{blocker / 'sub' / 'c.db'}")
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 129, "has space", "semi;colon", "../etc"])
+def test_bad_conversation_ids_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidInputError):
+        check_conversation_id(bad)
+
+
+def test_slack_style_ids_are_fine() -> None:
+    assert check_conversation_id("T123:C456:1700000000.000100") == "T123:C456:1700000000.000100"
