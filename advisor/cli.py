@@ -40,7 +40,8 @@ def format_answer(answer: Answer) -> str:
         for c in answer.citations:
             who = ", ".join(x for x in (c.author, c.publication, c.date) if x)
             label = "advice note" if c.kind == "note" else "article"
-            lines.append(f"  [{c.n}] {c.title}{f' ({who})' if who else ''} [{label}]")
+            part = f" — {c.section}" if c.section else ""
+            lines.append(f"  [{c.n}] {c.title}{part}{f' ({who})' if who else ''} [{label}]")
     return "\n".join(lines)
 
 
