@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv index run test lint format clean
+.PHONY: venv index run test lint format eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ format: venv
 
 test: lint
 	$(BIN)/python -m pytest -q
+	$(BIN)/advisor eval --gate --out reports/eval
+
+eval: venv
+	$(BIN)/advisor eval --out reports/eval
 
 clean:
 	rm -rf .advisor .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import logging
 import sys
 import textwrap
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -150,6 +151,32 @@ def sources(as_json: bool) -> None:
         click.echo(f"{d.kind:8} {d.doc_id:28} {d.passages:3} passages  {d.title}{extra}")
         if who:
             click.echo(f"{'':38}{who}")
+
+
+@main.command(name="eval")
+@click.option("--generator", default=None, help="Answer generator to evaluate (default: settings).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("reports/eval"), show_default=True
+)
+@click.option("--gate", is_flag=True, help="Exit 1 if any metric falls past its floor.")
+def eval_command(generator: str | None, out: Path, gate: bool) -> None:
+    """Run the golden set offline; write report.json, report.md and chart.png."""
+    from advisor.index import ingest as run_ingest
+    from evals.run import run
+
+    settings = get_settings()
+    try:
+        run_ingest(settings)  # a no-op when the index is current
+        _, failed = run(settings, out, generator=generator)
+    except AdvisorError as exc:
+        _fail(exc)
+        return
+    click.echo((out / "report.md").read_text(encoding="utf-8"))
+    click.echo(f"Wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'chart.png'}")
+    if failed:
+        click.secho("Eval gate FAILED:\n  " + "\n  ".join(failed), fg="red", err=True)
+        if gate:
+            sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

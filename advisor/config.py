@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     k_final: int = Field(6, ge=1, le=20, description="Passages kept after fusion and MMR.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     lexical_weight: float = Field(
-        0.6, ge=0.0, le=2.0, description="Weight of the BM25 ranking in the fusion (dense is 1)."
+        1.0, ge=0.0, le=2.0, description="Weight of the BM25 ranking in the fusion (dense is 1)."
     )
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0, description="MMR relevance/diversity balance.")
     min_relevance: float = Field(

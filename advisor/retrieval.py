@@ -17,16 +17,25 @@ from rank_bm25 import BM25Okapi
 from advisor.config import Settings
 from advisor.errors import RetrievalError
 from advisor.index import Embedder, IndexedPassage, IndexSnapshot
-from advisor.text import content_terms
+from advisor.text import content_terms, names, tokens
 
 # Instructions aimed at a model, not questions about CRM; cut from the search query so
 # that an injected command neither steers retrieval nor passes the relevance gate.
 _INJECTION = re.compile(
     r"(?i)\b(ignore|disregard|forget|override)\b[^.?!]*\b(instruction|prompt|rule|above|previous)"
-    r"s?\b[^.?!]*[.?!]?|\b(you are now|act as|pretend to be|system prompt|developer mode)\b"
-    r"[^.?!]*[.?!]?|\b(print|reveal|say|output|repeat)\b[^.?!]*\b(pwned|system prompt|"
-    r"instructions|password|secret)\b[^.?!]*[.?!]?"
+    r"s?\b[^.?!]*[.?!]?"
+    r"|\b(you are now|you are no longer|act as|pretend to be|system prompt|developer mode|"
+    r"new instructions|from now on)\b[^.?!]*[.?!]?"
+    r"|\b(print|reveal|say|output|repeat|reply|respond)\b[^.?!]*\b(pwned|system prompt|"
+    r"instructions|password|secret|only with)\b[^.?!]*[.?!]?"
+    r"|\b(start|begin|end|finish)\s+(your|the)\s+(answer|reply|response)\b[^.?!]*[.?!]?"
+    r"|\b(call(ing)?\s+me|insult)\b[^.?!]*[.?!]?"
+    r"|\bwrite\s+(an?\s+)?(email|message|letter|poem|story|code)\b[^.?!]*[.?!]?"
+    r"|</?[a-z_]+>|^\s*(system|assistant|admin(istrator)?)\s*:"
 )
+# A factual look-up ("what is", "which", "how much") rather than a request for advice.
+_LOOKUP = re.compile(r"(?i)^\s*(what|which|who|when|where|how much|how many)\b")
+_ABOUT_US = re.compile(r"(?i)\b(we|our|us|my|i)\b")
 
 
 def strip_injection(question: str) -> tuple[str, bool]:
@@ -75,6 +84,7 @@ class HybridSearcher:
         ]
         self._bm25 = BM25Okapi(corpus_terms)
         self._vocabulary = {t for terms in corpus_terms for t in terms}
+        self._words = {w for p in snapshot.passages for w in tokens(p.text)}
         self._max_idf = max(self._bm25.idf.values(), default=1.0)
 
     def embed(self, text: str) -> np.ndarray:
@@ -201,7 +211,14 @@ class HybridSearcher:
         known = [t for t in terms if t in self._vocabulary]
         if not known:
             return False, "none of the question's words occur in the corpus"
+        unknown = self.unknown_names(query)
+        if unknown and _LOOKUP.match(query) and not _ABOUT_US.search(query):
+            return False, f"the sources never mention {', '.join(unknown)}"
         return True, ""
+
+    def unknown_names(self, text: str) -> list[str]:
+        """Proper names in the text that the corpus never mentions (vendors, products, laws)."""
+        return sorted(n for n in names(text) if n.lower() not in self._words)
 
 
 class HybridRetriever(BaseRetriever):
