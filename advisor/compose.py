@@ -8,14 +8,13 @@ written under separate headings so that a manager can tell them apart.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from advisor.config import Settings
-from advisor.index import Embedder, embed_matrix
+from advisor.index import Embedder, VectorCache
 from advisor.retrieval import Hit, Retrieval
 from advisor.text import content_terms, split_sentences
 
@@ -74,21 +73,8 @@ class ExtractiveComposer:
     name = "extractive"
 
     def __init__(self, embedder: Embedder, settings: Settings) -> None:
-        self.embedder = embedder
         self.settings = settings
-        self._cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def _vectors(self, sentences: list[str]) -> np.ndarray:
-        with self._lock:
-            missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
-        if missing:
-            mat = embed_matrix(self.embedder, missing)
-            with self._lock:
-                for s, v in zip(missing, mat, strict=True):
-                    self._cache[s] = v
-        with self._lock:
-            return np.stack([self._cache[s] for s in sentences])
+        self._cache = VectorCache(embedder)
 
     def compose(self, question: str, retrieval: Retrieval) -> Composition:
         """Choose, order and group the sentences that best answer the question."""
@@ -96,7 +82,7 @@ class ExtractiveComposer:
         units = _candidate_units(retrieval.hits)
         if not units:
             return Composition([], retrieval.hits)
-        vectors = self._vectors([u[1] for u in units])
+        vectors = self._cache.vectors([u[1] for u in units])
         cosine = vectors @ retrieval.query_vector
         weights = retrieval.term_weights or {t: 1.0 for t in content_terms(question)}
         total_weight = sum(weights.values()) or 1.0

@@ -8,12 +8,11 @@ matching of numbers and names, and a negation-polarity check, into one score in 
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from advisor.index import Embedder, embed_matrix
+from advisor.index import Embedder, VectorCache
 from advisor.text import content_terms, names, numbers, split_sentences
 
 DEFAULT_THRESHOLD = 0.6
@@ -42,20 +41,8 @@ class SupportChecker:
     """Scores sentences against passages; caches sentence embeddings."""
 
     def __init__(self, embedder: Embedder, threshold: float = DEFAULT_THRESHOLD) -> None:
-        self.embedder = embedder
         self.threshold = threshold
-        self._cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            mat = embed_matrix(self.embedder, missing)
-            with self._lock:
-                self._cache.update(zip(missing, mat, strict=True))
-        with self._lock:
-            return np.stack([self._cache[t] for t in texts])
+        self._cache = VectorCache(embedder)
 
     def check(self, sentence: str, passages: list[str]) -> Support:
         """How well the passages (jointly) support the sentence."""
@@ -63,7 +50,7 @@ class SupportChecker:
             return Support(0.0, False, 0.0, 0.0)
         joined = "\n".join(passages)
         candidates = [s for p in passages for s in split_sentences(p)] or passages
-        vecs = self._vectors([sentence, *candidates])
+        vecs = self._cache.vectors([sentence, *candidates])
         sims = vecs[1:] @ vecs[0]
         best = int(np.argmax(sims))
         similarity = float(sims[best])

@@ -112,6 +112,26 @@ def embed_matrix(embedder: Embedder, texts: list[str]) -> np.ndarray:
         raise EmbeddingError(f"embedding failed: {exc}") from exc
 
 
+class VectorCache:
+    """Embeds texts once per process and remembers them (sentences recur across questions)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """One normalised row per text, embedding only those not seen before."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            mat = embed_matrix(self.embedder, missing)
+            with self._lock:
+                self._cache.update(zip(missing, mat, strict=True))
+        with self._lock:
+            return np.stack([self._cache[t] for t in texts])
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What an ingest changed, counted in passages."""
