@@ -153,13 +153,6 @@ class Advisor:
                 self._generator = factory(embedder, self.settings)
             return self._generator
 
-    def reload(self) -> None:
-        """Drop the open index so the next question uses the newest generation."""
-        with self._lock:
-            if self._snapshot is not None:
-                self._snapshot.close()
-            self._snapshot, self._searcher = None, None
-
     def warm(self) -> None:
         """Load the model and index now rather than on the first question."""
         _ = self.searcher, self.generator

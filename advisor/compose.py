@@ -106,12 +106,12 @@ class ExtractiveComposer:
         evidence = [seg for seg in chosen if seg.kind == "article"]
         advice = [seg for seg in chosen if seg.kind != "article"]
         sections = [(EVIDENCE_HEADING, evidence), (ADVICE_HEADING, advice)]
-        if wants_advice or (advice and advice[0].score > evidence_top(evidence)):
+        if wants_advice or (advice and advice[0].score > _best_score(evidence)):
             sections.reverse()
         return Composition([(h, segs) for h, segs in sections if segs], retrieval.hits)
 
 
-def evidence_top(segments: list[Segment]) -> float:
+def _best_score(segments: list[Segment]) -> float:
     """The best score among segments, or -inf."""
     return max((seg.score for seg in segments), default=float("-inf"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -83,11 +82,6 @@ class SourceDoc:
     body: str
     paragraphs: list[tuple[str, str]] = field(default_factory=list)  # (section, text)
     removed: list[tuple[str, str]] = field(default_factory=list)  # (rule, text)
-
-    @property
-    def digest(self) -> str:
-        """Content hash of the file as loaded."""
-        return hashlib.sha1(self.body.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

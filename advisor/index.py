@@ -386,11 +386,6 @@ class IndexSnapshot:
         self.embeddings = np.asarray(got["embeddings"], dtype=np.float32)
         self.position = {p.id: i for i, p in enumerate(self.passages)}
 
-    @property
-    def docs(self) -> dict[str, dict[str, Any]]:
-        """Per-document metadata recorded at ingest."""
-        return dict(self.manifest.get("docs", {}))
-
     def close(self) -> None:
         """Release the Chroma client."""
         _release(self._client)

@@ -5,13 +5,8 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 from rank_bm25 import BM25Okapi
 
 from advisor.config import Settings
@@ -219,25 +214,3 @@ class HybridSearcher:
     def unknown_names(self, text: str) -> list[str]:
         """Proper names in the text that the corpus never mentions (vendors, products, laws)."""
         return sorted(n for n in names(text) if n.lower() not in self._words)
-
-
-class HybridRetriever(BaseRetriever):
-    """The hybrid searcher as a LangChain retriever, for use in Runnable chains."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    searcher: Any
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        result = self.searcher.search(query)
-        if not result.passed_gate:
-            return []
-        return [
-            Document(
-                page_content=h.passage.text,
-                id=h.passage.id,
-                metadata={**h.passage.meta, "similarity": h.similarity, "fused": h.fused},
-            )
-            for h in result.hits
-        ]
