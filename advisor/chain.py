@@ -7,7 +7,7 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -20,14 +20,23 @@ from advisor.compose import (
     render,
 )
 from advisor.config import Settings, get_settings
-from advisor.errors import ConfigError, ConversationNotFoundError, InvalidInputError
+from advisor.errors import (
+    ConfigError,
+    ConversationNotFoundError,
+    EmptyQuestionError,
+    InvalidInputError,
+    QuestionTooLongError,
+    TurnNotFoundError,
+)
 from advisor.index import Embedder, IndexSnapshot, make_embedder
 from advisor.memory import ConversationStore, check_conversation_id, make_store
-from advisor.models import Answer, Citation, SourceInfo, Turn
+from advisor.models import Answer, Citation, Feedback, SourceInfo, StreamEvent, Turn
 from advisor.retrieval import HybridSearcher, Retrieval, strip_injection
 from advisor.text import STOPWORDS, content_terms, tokens
 
 MAX_QUESTION_CHARS = 4000
+MAX_COMMENT_CHARS = 2000
+_PIECE = re.compile(r"[^\n]*\n|[^\n]+")  # the answer's lines, newlines kept
 _ANAPHOR = re.compile(
     r"(?i)\b(that|this|it|its|they|them|their|those|these|he|she|him|her|there|such|"
     r"the same|the former|the latter)\b"
@@ -52,9 +61,9 @@ def clean_question(question: Any) -> str:
     )
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise InvalidInputError("the question is empty")
+        raise EmptyQuestionError("the question is empty")
     if len(text) > MAX_QUESTION_CHARS:
-        raise InvalidInputError(
+        raise QuestionTooLongError(
             f"the question is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}"
         )
     return text
@@ -129,13 +138,32 @@ class Advisor:
 
     @property
     def searcher(self) -> HybridSearcher:
-        """The hybrid searcher over the serving index (IndexNotReadyError if none)."""
+        """The searcher over the serving index, reloaded after a new ingest switches it."""
         embedder = self.embedder
         with self._lock:
-            if self._searcher is None:
+            if self._searcher is None or self._index_switched():
+                # The old snapshot is left for in-flight requests; its files outlive it.
                 self._snapshot = IndexSnapshot(self.settings, embedder)
                 self._searcher = HybridSearcher(self._snapshot, embedder, self.settings)
             return self._searcher
+
+    def _index_switched(self) -> bool:
+        """True when CURRENT names a different generation than the one loaded."""
+        try:
+            name = (self.settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            return False  # keep serving what is loaded; readiness reports the damage
+        return self._snapshot is not None and name != self._snapshot.generation
+
+    @property
+    def loaded(self) -> bool:
+        """True once the model, index and generator are in memory."""
+        return self._searcher is not None and self._generator is not None
+
+    @property
+    def generation(self) -> str | None:
+        """The loaded index generation, if any."""
+        return self._snapshot.generation if self._snapshot else None
 
     @property
     def generator(self) -> Generator:
@@ -153,9 +181,18 @@ class Advisor:
                 self._generator = factory(embedder, self.settings)
             return self._generator
 
+    def close(self) -> None:
+        """Release the store's connections (the index stays: Chroma shares it per process)."""
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            close()
+
     def warm(self) -> None:
-        """Load the model and index now rather than on the first question."""
-        _ = self.searcher, self.generator
+        """Load the model and index (and let the generator prepare) before the first question."""
+        searcher, generator = self.searcher, self.generator
+        prepare = getattr(generator, "warm", None)
+        if prepare is not None:
+            prepare([p.text for p in searcher.snapshot.passages])
 
     # -- the chain ---------------------------------------------------------------------
     @property
@@ -193,6 +230,17 @@ class Advisor:
         self, question: str, conversation_id: str | None = None, *, mode: str = "hybrid"
     ) -> Answer:
         """Answer a question from the corpus, citing every sentence; remember the turn."""
+        *_, last = self.stream(question, conversation_id, mode=mode)
+        assert last.answer is not None
+        return last.answer
+
+    def stream(
+        self, question: str, conversation_id: str | None = None, *, mode: str = "hybrid"
+    ) -> Iterator[StreamEvent]:
+        """Answer as events: the citations, pieces of the text, then the stored Answer.
+
+        Bad input and retrieval failures raise here, before the first event.
+        """
         started = time.perf_counter()
         text = clean_question(question)
         cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
@@ -204,9 +252,16 @@ class Advisor:
             retrieve=state["t_retrieve"],
             compose=state["t_compose"],
         )
-        answer.turn = self.store.append(cid, text, answer)
+        return self._events(text, answer, started)
+
+    def _events(self, question: str, answer: Answer, started: float) -> Iterator[StreamEvent]:
+        yield StreamEvent(kind="citations", citations=answer.citations)
+        for piece in _PIECE.findall(answer.answer):
+            yield StreamEvent(kind="delta", text=piece)
+        # Stored last, so a turn exists only once its whole answer has been given.
+        answer.turn = self.store.append(answer.conversation_id, question, answer)
         answer.timings["total"] = time.perf_counter() - started
-        return answer
+        yield StreamEvent(kind="answer", answer=answer)
 
     def _answer(self, state: dict[str, Any], cid: str) -> Answer:
         retrieval: Retrieval = state["retrieval"]
@@ -269,8 +324,28 @@ class Advisor:
         return out
 
     def conversation(self, conversation_id: str) -> list[Turn]:
-        """Every turn of a conversation, or ConversationNotFoundError."""
+        """Every turn of a conversation with its feedback, or ConversationNotFoundError."""
         turns = self.store.turns(check_conversation_id(conversation_id))
         if not turns:
             raise ConversationNotFoundError(f"no conversation {conversation_id!r}")
-        return turns
+        ratings = {f.turn: f for f in self.store.feedback(conversation_id)}
+        return [t.model_copy(update={"feedback": ratings.get(t.turn)}) for t in turns]
+
+    def feedback(
+        self, conversation_id: str, turn: int, rating: str, comment: str | None = None
+    ) -> Feedback:
+        """Rate one answer up or down, with an optional comment; a new rating replaces the old."""
+        cid = check_conversation_id(conversation_id)
+        if rating not in ("up", "down"):
+            raise InvalidInputError("rating must be 'up' or 'down'")
+        if comment is not None:
+            comment = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", comment).strip() or None
+            if comment and len(comment) > MAX_COMMENT_CHARS:
+                raise InvalidInputError(f"the comment is over {MAX_COMMENT_CHARS} characters")
+        if not self.store.exists(cid):
+            raise ConversationNotFoundError(f"no conversation {conversation_id!r}")
+        if not any(t.turn == turn for t in self.store.turns(cid)):
+            raise TurnNotFoundError(f"conversation {conversation_id!r} has no turn {turn}")
+        return self.store.set_feedback(
+            Feedback(conversation_id=cid, turn=turn, rating=rating, comment=comment)
+        )

@@ -74,7 +74,11 @@ class ExtractiveComposer:
 
     def __init__(self, embedder: Embedder, settings: Settings) -> None:
         self.settings = settings
-        self._cache = VectorCache(embedder)
+        self._cache = VectorCache.shared(embedder)
+
+    def warm(self, passages: list[str]) -> None:
+        """Embed every quotable sentence now, so no question pays for it later."""
+        self._cache.vectors([u[0] for text in passages for u in _passage_units(text)])
 
     def compose(self, question: str, retrieval: Retrieval) -> Composition:
         """Choose, order and group the sentences that best answer the question."""
@@ -117,25 +121,33 @@ def _best_score(segments: list[Segment]) -> float:
 
 
 def _candidate_units(hits: list[Hit]) -> list[tuple[int, str, int, bool, bool]]:
-    """(hit, text, position, dangling, pair) for each quotable sentence of each hit.
+    """(hit, text, position, dangling, pair) for each quotable sentence of each hit."""
+    return [
+        (hit_idx, *unit)
+        for hit_idx, hit in enumerate(hits)
+        for unit in _passage_units(hit.passage.text)
+    ]
+
+
+def _passage_units(text: str) -> list[tuple[str, int, bool, bool]]:
+    """(text, position, dangling, pair) for each quotable sentence of a passage.
 
     A sentence that leans on the one before it also comes as a pair with that sentence
     (position is then the first sentence's); both are verbatim spans of the passage.
     """
-    units: list[tuple[int, str, int, bool, bool]] = []
-    for hit_idx, hit in enumerate(hits):
-        sentences = split_sentences(hit.passage.text)
-        for pos, sent in enumerate(sentences):
-            if not _quotable(sent):
-                continue
-            prev = sentences[pos - 1] if pos > 0 else ""
-            dangling = bool(_DANGLING.match(sent.lstrip('•-– "“')))
-            # A short lead-in ("Goals are too broad.") names what the next sentence explains.
-            lead_in = bool(prev) and len(prev.split()) < 6 and prev.endswith(".")
-            if prev and ((dangling and _quotable(prev)) or lead_in):
-                units.append((hit_idx, f"{prev} {sent}", pos - 1, False, True))
-            units.append((hit_idx, sent, pos, dangling, False))
-    return [u for u in units if u[1] in hits[u[0]].passage.text]
+    units: list[tuple[str, int, bool, bool]] = []
+    sentences = split_sentences(text)
+    for pos, sent in enumerate(sentences):
+        if not _quotable(sent):
+            continue
+        prev = sentences[pos - 1] if pos > 0 else ""
+        dangling = bool(_DANGLING.match(sent.lstrip('•-– "“')))
+        # A short lead-in ("Goals are too broad.") names what the next sentence explains.
+        lead_in = bool(prev) and len(prev.split()) < 6 and prev.endswith(".")
+        if prev and ((dangling and _quotable(prev)) or lead_in):
+            units.append((f"{prev} {sent}", pos - 1, False, True))
+        units.append((sent, pos, dangling, False))
+    return [u for u in units if u[0] in text]
 
 
 def _span(seg: Segment) -> set[int]:

@@ -68,7 +68,31 @@ class InvalidInputError(AdvisorError):
     code = "invalid-input"
 
 
+class EmptyQuestionError(InvalidInputError):
+    """The question is empty once whitespace and control characters are removed."""
+
+    code = "empty-question"
+
+
+class QuestionTooLongError(InvalidInputError):
+    """The question is longer than the limit."""
+
+    code = "question-too-long"
+
+
+class InvalidConversationIdError(InvalidInputError):
+    """A conversation id is not of the accepted form."""
+
+    code = "invalid-conversation-id"
+
+
 class ConversationNotFoundError(AdvisorError):
     """No conversation has the given id."""
 
     code = "conversation-not-found"
+
+
+class TurnNotFoundError(AdvisorError):
+    """The conversation exists but has no turn with that number."""
+
+    code = "turn-not-found"

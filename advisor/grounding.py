@@ -42,7 +42,7 @@ class SupportChecker:
 
     def __init__(self, embedder: Embedder, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
-        self._cache = VectorCache(embedder)
+        self._cache = VectorCache.shared(embedder)
 
     def check(self, sentence: str, passages: list[str]) -> Support:
         """How well the passages (jointly) support the sentence."""

@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,10 @@ def embed_matrix(embedder: Embedder, texts: list[str]) -> np.ndarray:
         raise EmbeddingError(f"embedding failed: {exc}") from exc
 
 
+_SHARED: weakref.WeakKeyDictionary[Any, VectorCache] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
 class VectorCache:
     """Embeds texts once per process and remembers them (sentences recur across questions)."""
 
@@ -119,6 +124,15 @@ class VectorCache:
         self.embedder = embedder
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, embedder: Embedder) -> VectorCache:
+        """The one cache of this embedder in this process, so no text is embedded twice."""
+        with _SHARED_LOCK:
+            cache = _SHARED.get(embedder)
+            if cache is None:
+                cache = _SHARED[embedder] = cls(embedder)
+            return cache
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         """One normalised row per text, embedding only those not seen before."""

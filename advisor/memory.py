@@ -25,8 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from advisor.config import Settings
-from advisor.errors import ConfigError, InvalidInputError, StoreError
-from advisor.models import Answer, Turn
+from advisor.errors import ConfigError, InvalidConversationIdError, StoreError
+from advisor.models import Answer, Feedback, Turn
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
@@ -41,12 +41,21 @@ turns_table = Table(
     Column("answer_json", Text, nullable=False),
     Column("created", Float, nullable=False),
 )
+feedback_table = Table(
+    "feedback",
+    metadata,
+    Column("conversation_id", String(128), primary_key=True),
+    Column("turn", Integer, primary_key=True),
+    Column("rating", String(8), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("created", Float, nullable=False),
+)
 
 
 def check_conversation_id(conversation_id: str) -> str:
     """Return the id if it is well-formed, else raise InvalidInputError."""
     if not isinstance(conversation_id, str) or not _ID.fullmatch(conversation_id):
-        raise InvalidInputError(
+        raise InvalidConversationIdError(
             "conversation_id must be 1-128 characters: letters, digits and . _ : @ -"
         )
     return conversation_id
@@ -60,6 +69,10 @@ class ConversationStore(Protocol):
     def turns(self, conversation_id: str, last: int | None = None) -> list[Turn]: ...
 
     def exists(self, conversation_id: str) -> bool: ...
+
+    def set_feedback(self, feedback: Feedback) -> Feedback: ...
+
+    def feedback(self, conversation_id: str) -> list[Feedback]: ...
 
 
 class SQLConversationStore:
@@ -129,6 +142,40 @@ class SQLConversationStore:
     def exists(self, conversation_id: str) -> bool:
         """True if the conversation has at least one turn."""
         return bool(self.turns(conversation_id, last=1))
+
+    def set_feedback(self, feedback: Feedback) -> Feedback:
+        """Store a rating of one turn, replacing an earlier rating of the same turn."""
+        stored = feedback.model_copy(update={"created": time.time()})
+        values = stored.model_dump(exclude={"conversation_id", "turn"})
+        key = (feedback_table.c.conversation_id == feedback.conversation_id) & (
+            feedback_table.c.turn == feedback.turn
+        )
+        for _ in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(feedback_table.update().where(key).values(**values)).rowcount:
+                        return stored
+                    conn.execute(feedback_table.insert().values(**stored.model_dump()))
+                return stored
+            except IntegrityError:
+                continue  # a concurrent first rating landed; the update path takes over
+            except SQLAlchemyError as exc:
+                raise StoreError(f"could not save the feedback: {exc}") from exc
+        raise StoreError("could not save the feedback: too much contention")
+
+    def feedback(self, conversation_id: str) -> list[Feedback]:
+        """Every rating in a conversation, by turn."""
+        query = (
+            select(feedback_table)
+            .where(feedback_table.c.conversation_id == conversation_id)
+            .order_by(feedback_table.c.turn)
+        )
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not read the feedback: {exc}") from exc
+        return [Feedback.model_validate(r._asdict()) for r in rows]
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -55,6 +55,16 @@ class SourceInfo(BaseModel):
     path: str = ""
 
 
+class Feedback(BaseModel):
+    """A user's rating of one answer; a later rating of the same turn replaces it."""
+
+    conversation_id: str
+    turn: int
+    rating: Literal["up", "down"]
+    comment: str | None = None
+    created: float = 0.0
+
+
 class Turn(BaseModel):
     """One question and answer in a conversation."""
 
@@ -63,3 +73,13 @@ class Turn(BaseModel):
     standalone_question: str
     answer: Answer
     created: float
+    feedback: Feedback | None = None
+
+
+class StreamEvent(BaseModel):
+    """One event of a streamed answer: the citations, a piece of text, or the whole answer."""
+
+    kind: Literal["citations", "delta", "answer"]
+    citations: list[Citation] = Field(default_factory=list)
+    text: str = ""
+    answer: Answer | None = None
