@@ -1,12 +1,15 @@
 # CRM Advisor. `make run` and `make test` set everything up from nothing.
 PYTHON ?= python3
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+CHROMIUM := /usr/bin/chromium
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv index run test lint format eval clean
+.PHONY: venv index run chat browser test lint format eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +25,19 @@ index: venv
 	$(BIN)/advisor ingest
 
 run: index
+	$(BIN)/advisor serve --host $(HOST) --port $(PORT)
+
+chat: index
 	$(BIN)/advisor chat
+
+# The browser tests drive Debian's Chromium; Playwright never downloads a browser here.
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
 
 lint: venv
 	$(BIN)/ruff check advisor bot evals tests
@@ -33,12 +48,15 @@ format: venv
 	$(BIN)/ruff format advisor bot evals tests
 	$(BIN)/ruff check --fix advisor bot evals tests
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
 	$(BIN)/advisor eval --gate --out reports/eval
 
 eval: venv
 	$(BIN)/advisor eval --out reports/eval
+
+bench: index
+	$(BIN)/python -m evals.bench
 
 clean:
 	rm -rf .advisor .pytest_cache .mypy_cache .ruff_cache

@@ -179,5 +179,16 @@ def eval_command(generator: str | None, out: Path, gate: bool) -> None:
             sys.exit(1)
 
 
+def _load_plugins() -> None:
+    """Add commands that other packages register (the HTTP server's `serve`, for one)."""
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group="advisor.commands"):
+        if point.name not in main.commands:
+            main.add_command(point.load(), point.name)
+
+
+_load_plugins()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

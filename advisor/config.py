@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository root, so that the shipped corpus and prompts are found from any cwd.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +48,38 @@ class Settings(BaseSettings):
     )
     max_answer_sentences: int = Field(6, ge=1, le=20, description="Sentences in an answer.")
     history_turns: int = Field(6, ge=0, le=50, description="Turns of history used by follow-ups.")
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated keys; when set, /v1/* needs `Authorization: Bearer <key>`.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins allowed to call the API."
+    )
+    embed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed to frame the chat page (CSP frame-ancestors).",
+    )
+    max_body_bytes: int = Field(
+        262_144, ge=1024, le=16_777_216, description="Largest request body accepted, in bytes."
+    )
+    rate_limit: int = Field(
+        120,
+        ge=0,
+        description="Requests per minute per API key (per client address without keys); 0 is off.",
+    )
+    rate_burst: int = Field(20, ge=1, description="Requests a key may make at once before pacing.")
+
+    @field_validator("api_keys", "cors_origins", "embed_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """Accept 'a,b' or a JSON list from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def index_dir(self) -> Path:

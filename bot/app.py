@@ -1,0 +1,161 @@
+"""The FastAPI app: the /v1 API, health checks, the chat page and the API docs, on one Advisor."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from advisor.chain import Advisor
+from advisor.config import Settings
+from advisor.errors import AdvisorError
+from bot import problems
+from bot.api import health, router
+from bot.middleware import ApiGate, RequestGuard, ResponseHeaders
+
+log = logging.getLogger("advisor.http")
+STATIC = Path(__file__).parent / "static"
+PAGE_PATHS = ("/static/", "/embed.js")
+
+
+class Warmer:
+    """Loads the model and index in the background so the server answers /healthz at once."""
+
+    def __init__(self, advisor: Advisor, retry_after: float = 5.0) -> None:
+        self.advisor = advisor
+        self.retry_after = retry_after
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._failed_at = 0.0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Begin loading, unless a load is under way."""
+        with self._lock:
+            if self._thread and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="advisor-warm", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.advisor.warm()
+            self.error = None
+        except AdvisorError as exc:
+            self.error, self._failed_at = str(exc), time.monotonic()
+            log.warning("advisor not ready: %s", exc)
+
+    def not_ready_reason(self) -> str | None:
+        """None when ready; else why not (and a failed load is retried now and then)."""
+        if self.advisor.loaded:
+            return None
+        if self._thread and self._thread.is_alive():
+            return "loading the embedding model and the index"
+        reason = self.error or "not loaded yet"
+        if time.monotonic() - self._failed_at >= self.retry_after:
+            self.start()  # an `advisor ingest` since the failure may have repaired it
+        return reason
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The chat page's CSP: its own scripts, styles and API only; framing per settings."""
+    ancestors = " ".join(["'self'", *settings.embed_origins])
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
+
+
+def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
+    """Build the app around one Advisor (built from settings when not given)."""
+    advisor = advisor or Advisor(settings)
+    warmer = Warmer(advisor)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warmer.start()
+        yield
+        advisor.close()
+
+    app = FastAPI(
+        title="CRM Advisor",
+        version="1.0",
+        summary="Answers on CRM strategy from a curated corpus; every claim cited.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.advisor = advisor
+    app.state.settings = settings
+    app.state.warmer = warmer
+    problems.install(app)
+    app.include_router(router)
+    app.include_router(health)
+    _mount_page(app)
+    _mount_docs(app)
+
+    # Added innermost first: the gate sees only requests the guard let through.
+    app.add_middleware(
+        ApiGate,
+        keys=[k.get_secret_value() for k in settings.api_keys],
+        per_minute=settings.rate_limit,
+        burst=settings.rate_burst,
+    )
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["Retry-After", "X-Request-ID", "Server-Timing"],
+        max_age=600,
+    )
+    app.add_middleware(
+        ResponseHeaders, csp=content_security_policy(settings), page_paths=PAGE_PATHS
+    )
+    return app
+
+
+def _mount_page(app: FastAPI) -> None:
+    index_html = (STATIC / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> HTMLResponse:
+        """The chat page."""
+        return HTMLResponse(index_html, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/embed.js", include_in_schema=False)
+    def embed_script() -> FileResponse:
+        """A script tag that adds the chat page to any intranet page as a floating panel."""
+        return FileResponse(STATIC / "embed.js", media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+def _mount_docs(app: FastAPI) -> None:
+    # Swagger UI from a package, not a CDN: intranets are often offline.
+    assets = Path(str(resources.files("fastapi_offline") / "static"))
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """Interactive API documentation."""
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}/openapi.json",
+            title="CRM Advisor API",
+            swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs-assets/favicon.png",
+        )

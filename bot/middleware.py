@@ -1,0 +1,220 @@
+"""ASGI middleware: API keys, per-key rate limits, body limits and response headers.
+
+Written as plain ASGI so that a request is refused before its body is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.problems import problem
+
+log = logging.getLogger("advisor.http")
+
+API_PREFIX = "/v1/"
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over the {limit}-byte limit")
+
+
+class RequestGuard:
+    """Refuses oversized bodies (413) and non-JSON bodies on the API (415)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.limit = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        length = _header(scope, b"content-length")
+        if length.isdigit() and int(length) > self.limit:
+            await self._refuse(scope, receive, send, "body-too-large", BodyTooLarge(self.limit))
+            return
+        ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
+        if path.startswith(API_PREFIX) and ctype != "application/json":
+            detail = f"send the body as application/json, not {ctype or 'no content type'}"
+            await self._refuse(scope, receive, send, "unsupported-media-type", detail)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, slug: str, why: object
+    ) -> None:
+        detail = str(why.detail) if isinstance(why, HTTPException) else str(why)
+        await problem(slug, detail, instance=scope["path"])(scope, receive, send)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class ApiGate:
+    """Bearer-key check and a token-bucket rate limit per key, on /v1/* only."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: list[str],
+        per_minute: int,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        # Only digests are kept, and compared in constant time.
+        self.digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self.buckets: dict[str, _Bucket] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        who, refusal = self._identify(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        wait = self._take(who)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            await problem(
+                "rate-limited",
+                f"this key is over {self.rate * 60:g} requests a minute; retry in {seconds}s",
+                instance=scope["path"],
+                headers={"Retry-After": str(seconds)},
+            )(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _identify(self, scope: Scope) -> tuple[str, Callable[..., Awaitable[None]] | None]:
+        if not self.digests:
+            client = scope.get("client") or ("unknown", 0)
+            return f"addr:{client[0]}", None
+        auth = _header(scope, b"authorization")
+        scheme, _, token = auth.partition(" ")
+        challenge = {"WWW-Authenticate": 'Bearer realm="crm-advisor"'}
+        if scheme.lower() != "bearer" or not token.strip():
+            return "", problem(
+                "missing-api-key",
+                "send `Authorization: Bearer <key>`",
+                instance=scope["path"],
+                headers=challenge,
+            )
+        digest = hashlib.sha256(token.strip().encode()).digest()
+        matched = False
+        for known in self.digests:  # no early exit: the time taken does not tell which key
+            matched |= hmac.compare_digest(digest, known)
+        if not matched:
+            challenge["WWW-Authenticate"] += ', error="invalid_token"'
+            return "", problem(
+                "invalid-api-key",
+                "the API key is not recognised",
+                instance=scope["path"],
+                headers=challenge,
+            )
+        return f"key:{digest.hex()[:16]}", None
+
+    def _take(self, who: str) -> float:
+        """Take a token for ``who``; return 0, or the seconds until one is free."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        bucket = self.buckets.get(who)
+        if bucket is None:
+            if len(self.buckets) > 10_000:
+                self._forget_idle(now)
+            bucket = self.buckets[who] = _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
+        bucket.stamp = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.rate
+
+    def _forget_idle(self, now: float) -> None:
+        full = self.burst / self.rate
+        for who in [w for w, b in self.buckets.items() if now - b.stamp > full]:
+            del self.buckets[who]
+
+
+class ResponseHeaders:
+    """Request ids, an access log line, and security headers (CSP on the page)."""
+
+    def __init__(self, app: ASGIApp, csp: str, page_paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.csp = csp
+        self.page_paths = page_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        rid = given if given.isascii() and 0 < len(given) <= 64 else uuid.uuid4().hex
+        path = scope["path"]
+        is_page = path == "/" or path.startswith(self.page_paths)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"no-referrer"))
+                if is_page:
+                    headers.append((b"content-security-policy", self.csp.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            log.info(
+                "%s %s %s %.1fms id=%s",
+                scope["method"],
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
+                rid,
+            )

@@ -1,0 +1,87 @@
+"""`advisor serve` as a user runs it, and the README's curl examples against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from advisor.config import PROJECT_ROOT
+from tests.bot.conftest import get
+
+
+def readme_curls() -> list[str]:
+    """The curl commands of the README's HTTP API section, continuation lines joined."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## HTTP API", 1)[1].split("\n## ", 1)[0]
+    joined = re.sub(r"\\\n\s*", " ", section)
+    return [line.strip() for line in joined.splitlines() if line.strip().startswith("curl ")]
+
+
+def test_serve_answers_the_readme_examples(index_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "ADVISOR_DATA_DIR": str(index_dir),
+        "ADVISOR_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            assert time.monotonic() < deadline, "advisor serve never became ready"
+            try:
+                if get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+
+        curls = readme_curls()
+        assert len(curls) >= 7
+        cid = ""
+        for command in curls:
+            command = command.replace("localhost:8000", f"127.0.0.1:{port}")
+            command = re.sub(r"<id[^>]*>", cid, command)
+            done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, (command, done.stderr)
+            out = done.stdout
+            assert "/problems/" not in out, (command, out)
+            if "/v1/ask/stream" in command:
+                assert out.startswith("event: citations") and "event: answer" in out
+                continue
+            body = json.loads(out)
+            if command.endswith("""{"question": "Why is our CRM plan too broad?"}'"""):
+                assert body["answered"] and body["citations"]
+                cid = body["conversation_id"]
+        turns = get(f"{base}/v1/conversations/{cid}").json()["turns"]
+        assert len(turns) == 2 and turns[0]["feedback"]["rating"] == "up"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    # uvicorn shuts down gracefully, then re-raises the signal, as a Unix server should.
+    assert server.returncode in (0, -signal.SIGTERM)
+    assert server.stdout is not None
+    assert "Finished server process" in server.stdout.read()
