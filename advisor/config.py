@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     )
     rate_burst: int = Field(20, ge=1, description="Requests a key may make at once before pacing.")
 
+    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-…).")
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Slack signing secret; with the bot token it enables /slack/events."
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, description="Slack app-level token (xapp-…) for Socket Mode."
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Base URL of the Slack Web API (tests use a fake)."
+    )
+
     @field_validator("api_keys", "cors_origins", "embed_origins", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:

@@ -50,6 +50,12 @@ feedback_table = Table(
     Column("comment", Text, nullable=True),
     Column("created", Float, nullable=False),
 )
+claims_table = Table(
+    "claims",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("created", Float, nullable=False),
+)
 
 
 def check_conversation_id(conversation_id: str) -> str:
@@ -73,6 +79,8 @@ class ConversationStore(Protocol):
     def set_feedback(self, feedback: Feedback) -> Feedback: ...
 
     def feedback(self, conversation_id: str) -> list[Feedback]: ...
+
+    def claim(self, key: str) -> bool: ...
 
 
 class SQLConversationStore:
@@ -176,6 +184,17 @@ class SQLConversationStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not read the feedback: {exc}") from exc
         return [Feedback.model_validate(r._asdict()) for r in rows]
+
+    def claim(self, key: str) -> bool:
+        """True the first time a key is claimed, False ever after (across processes)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(claims_table.insert().values(key=key[:255], created=time.time()))
+            return True
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not record the event: {exc}") from exc
 
     def close(self) -> None:
         """Release pooled connections."""

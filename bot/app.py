@@ -104,6 +104,10 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
     app.include_router(health)
     _mount_page(app)
     _mount_docs(app)
+    if settings.slack_bot_token and settings.slack_signing_secret:
+        from bot.slack import build_slack_app, mount_slack
+
+        mount_slack(app, build_slack_app(settings, advisor))
 
     # Added innermost first: the gate sees only requests the guard let through.
     app.add_middleware(

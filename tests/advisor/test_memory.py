@@ -64,3 +64,15 @@ def test_bad_conversation_ids_are_refused(bad: str) -> None:
 
 def test_slack_style_ids_are_fine() -> None:
     assert check_conversation_id("T123:C456:1700000000.000100") == "T123:C456:1700000000.000100"
+
+
+def test_a_key_is_claimed_once_even_across_store_instances(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'claims.db'}"
+    first, second = SQLConversationStore(url), SQLConversationStore(url)
+    try:
+        assert first.claim("slack-event:Ev1") is True
+        assert second.claim("slack-event:Ev1") is False
+        assert second.claim("slack-event:Ev2") is True
+    finally:
+        first.close()
+        second.close()

@@ -1,0 +1,224 @@
+"""The Slack front door: a bolt-python app on the shared Advisor (mentions, DMs, threads, /crm).
+
+Bolt acknowledges each request before the listener runs (``process_before_response`` is
+off), so Slack hears back within its 3 seconds while the answer is prepared.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from starlette.concurrency import run_in_threadpool
+
+from advisor.chain import Advisor
+from advisor.config import Settings
+from advisor.errors import AdvisorError, ConfigError, InvalidInputError
+from bot import slack_blocks as ui
+
+log = logging.getLogger("advisor.slack")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def conversation_id(team: str, channel: str, thread_ts: str) -> str:
+    """One conversation per Slack thread: team + channel + thread_ts."""
+    return f"slack:{team}:{channel}:{thread_ts}"
+
+
+def web_client(settings: Settings) -> WebClient:
+    """A Web API client that retries connection errors, 429s and 5xx with backoff."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def build_slack_app(settings: Settings, advisor: Advisor) -> App:
+    """The bolt App with every listener registered."""
+    if not (settings.slack_bot_token and settings.slack_signing_secret):
+        raise ConfigError("set ADVISOR_SLACK_BOT_TOKEN and ADVISOR_SLACK_SIGNING_SECRET")
+    app = App(
+        client=web_client(settings),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        token_verification_enabled=False,  # no network call at start-up
+        raise_error_for_unhandled_request=False,
+    )
+    Listeners(advisor).register(app)
+    return app
+
+
+class Listeners:
+    """Slack listeners: each parses the event, calls the advisor, and formats the reply."""
+
+    def __init__(self, advisor: Advisor) -> None:
+        self.advisor = advisor
+
+    def register(self, app: App) -> None:
+        """Attach every listener to the app."""
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.command("/crm")(self.on_command)
+        app.action(re.compile(r"^feedback_(up|down)$"))(self.on_feedback)
+        app.action("share_answer")(self.on_share)
+        app.error(self.on_error)
+
+    # -- events ------------------------------------------------------------------------
+    def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+        """An @mention: answer in the thread it belongs to (or start one)."""
+        self._answer_event(body, event, client, thread_ts=event.get("thread_ts") or event["ts"])
+
+    def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+        """A DM, or a reply in a thread the advisor is already part of."""
+        if event.get("subtype") or event.get("bot_id"):
+            return
+        text = event.get("text", "")
+        if event.get("channel_type") == "im":
+            self._answer_event(body, event, client, thread_ts=event.get("thread_ts"))
+        elif event.get("thread_ts") and not _MENTION.search(text):  # mentions come as app_mention
+            cid = conversation_id(body.get("team_id", ""), event["channel"], event["thread_ts"])
+            if self.advisor.store.exists(cid):
+                self._answer_event(body, event, client, thread_ts=event["thread_ts"])
+
+    def _answer_event(
+        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, thread_ts: str | None
+    ) -> None:
+        # Slack resends an event it thinks we missed; answer each event id once.
+        if not self.advisor.store.claim(f"slack-event:{body.get('event_id') or event['ts']}"):
+            return
+        channel = event["channel"]
+        question = _MENTION.sub("", event.get("text", "")).strip()
+        cid = conversation_id(body.get("team_id", ""), channel, thread_ts or "dm")
+        placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.WORKING)
+        try:
+            answer = self.advisor.ask(question, cid)
+            client.chat_update(
+                channel=channel,
+                ts=placeholder["ts"],
+                text=ui.fallback_text(answer),
+                blocks=ui.answer_blocks(answer),
+            )
+        except InvalidInputError as exc:
+            client.chat_update(channel=channel, ts=placeholder["ts"], text=_input_help(exc))
+        except Exception:
+            log.exception("could not answer Slack event in %s", channel)
+            self._say_sorry(client, channel, thread_ts, placeholder["ts"])
+
+    def _say_sorry(
+        self, client: WebClient, channel: str, thread_ts: str | None, placeholder_ts: str
+    ) -> None:
+        try:
+            client.chat_update(channel=channel, ts=placeholder_ts, text=ui.FAILED)
+        except SlackApiError:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.FAILED)
+
+    # -- /crm ----------------------------------------------------------------------------
+    def on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        """`/crm <question>`, `/crm sources`, `/crm help`; answers are private until shared."""
+        ack()
+        text = command.get("text", "").strip()
+        word = text.split(" ", 1)[0].lower()
+        try:
+            if word in ("", "help"):
+                respond(response_type="ephemeral", text=ui.HELP, blocks=[ui.section(ui.HELP)])
+            elif word == "sources" and text.lower() == "sources":
+                respond(
+                    response_type="ephemeral",
+                    text="The documents I answer from",
+                    blocks=ui.sources_blocks(self.advisor.sources()),
+                )
+            else:
+                answer = self.advisor.ask(text)
+                respond(
+                    response_type="ephemeral",
+                    text=ui.fallback_text(answer),
+                    blocks=ui.answer_blocks(answer, shareable=True),
+                )
+        except InvalidInputError as exc:
+            respond(response_type="ephemeral", text=_input_help(exc))
+        except AdvisorError:
+            log.exception("could not answer /crm")
+            respond(response_type="ephemeral", text=ui.FAILED)
+
+    # -- buttons -------------------------------------------------------------------------
+    def on_feedback(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        """Store a 👍/👎 in the same store the HTTP API uses."""
+        ack()
+        cid, turn = ui.unpack_ref(action["value"])
+        rating = "up" if action["action_id"] == "feedback_up" else "down"
+        self.advisor.feedback(cid, turn, rating)
+        respond(response_type="ephemeral", replace_original=False, text="Thanks for the feedback.")
+
+    def on_share(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Any,
+    ) -> None:
+        """Post a private /crm answer to the channel, and remove the private copy."""
+        ack()
+        cid, turn = ui.unpack_ref(action["value"])
+        answer = next(t.answer for t in self.advisor.conversation(cid) if t.turn == turn)
+        user = body.get("user", {}).get("id", "")
+        client.chat_postMessage(
+            channel=body["channel"]["id"],
+            text=ui.fallback_text(answer),
+            blocks=[
+                *ui.answer_blocks(answer),
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}> via /crm"}],
+                },
+            ],
+        )
+        respond(delete_original=True)
+
+    def on_error(self, error: Exception, body: dict[str, Any], respond: Any = None) -> None:
+        """Last resort: log it, and tell the user plainly when there is a way to."""
+        log.error("Slack listener failed: %s", error, exc_info=error)
+        if respond is not None and body.get("response_url"):
+            try:
+                respond(response_type="ephemeral", replace_original=False, text=ui.FAILED)
+            except Exception:
+                log.exception("could not tell the user about the failure")
+
+
+def _input_help(exc: InvalidInputError) -> str:
+    return f"I couldn't take that question: {exc}. Try `/crm help` for examples."
+
+
+def mount_slack(app: FastAPI, bolt_app: App, path: str = "/slack/events") -> None:
+    """Serve Slack's events, commands and interactions on the FastAPI app."""
+
+    @app.post(path, include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        bolt_request = BoltRequest(
+            body=body.decode("utf-8", errors="replace"),
+            query=request.query_params,  # type: ignore[arg-type]
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+        # Verifying and acknowledging is quick, but not to be done on the event loop.
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        return to_starlette_response(bolt_response)

@@ -1,0 +1,174 @@
+"""Block Kit formatting of advisor results for Slack, within Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from advisor.compose import ADVICE_HEADING, EVIDENCE_HEADING
+from advisor.models import Answer, Citation, SourceInfo
+
+MAX_TEXT = 3000  # characters in one section's text
+MAX_BLOCKS = 50  # blocks in one message
+SNIPPET = 220  # characters of a quoted passage in the sources block
+Block = dict[str, Any]
+
+WORKING = "Working on it… :hourglass_flowing_sand:"
+FAILED = (
+    "Sorry, I couldn't answer that just now. Please try again in a minute; "
+    "if it keeps happening, tell the team that runs the CRM Advisor."
+)
+HELP = (
+    "*CRM Advisor* answers questions on CRM strategy from a curated set of articles and "
+    "best-practice notes, and cites every claim.\n"
+    "• `/crm <question>`: ask privately, then share the answer in the channel if you like\n"
+    "• `/crm sources`: the documents I answer from\n"
+    "• `/crm help`: this message\n"
+    "• Mention me in a channel, or write to me directly; follow-ups in the thread continue "
+    "the conversation.\n"
+    "Try: `/crm Why is our CRM plan too broad?`"
+)
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def section(text: str) -> Block:
+    """A mrkdwn section block, cut to Slack's limit."""
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _answer_sections(answer_text: str) -> list[Block]:
+    """The answer's lines as sections: headings in bold, bullets kept, each under 3,000."""
+    lines = []
+    for line in answer_text.splitlines():
+        if line in (EVIDENCE_HEADING, ADVICE_HEADING):
+            lines.append(f"*{escape(line)}*")
+        elif line.startswith("- "):
+            lines.append("• " + escape(line[2:]))
+        else:
+            lines.append(escape(line))
+    return _chunk(lines)
+
+
+def _chunk(lines: list[str]) -> list[Block]:
+    """Lines packed into as few sections as Slack's 3,000-character limit allows."""
+    blocks: list[Block] = []
+    chunk = ""
+    for line in lines:
+        if chunk and len(chunk) + len(line) + 1 > MAX_TEXT:
+            blocks.append(section(chunk))
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk.strip():
+        blocks.append(section(chunk))
+    return blocks
+
+
+def _origin(c: Citation) -> str:
+    if c.kind == "note":
+        return "CRM Advisor advice note" + (f" — {c.section}" if c.section else "")
+    return ", ".join(x for x in (c.author, c.publication, c.date) if x) or "article"
+
+
+def _snippet(quote: str) -> str:
+    flat = " ".join(quote.split())
+    return flat if len(flat) <= SNIPPET else flat[: SNIPPET - 1].rsplit(" ", 1)[0] + "…"
+
+
+def source_blocks(citations: list[Citation]) -> list[Block]:
+    """A compact sources list: title, author or publication, and a quoted snippet."""
+    if not citations:
+        return []
+    blocks: list[Block] = [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "*Sources*"}]}
+    ]
+    for c in citations:
+        blocks.append(
+            section(
+                f"*[{c.n}] {escape(c.title)}*  _{escape(_origin(c))}_\n"
+                f"> {escape(_snippet(c.quote))}"
+            )
+        )
+    return blocks
+
+
+def _ref(answer: Answer) -> str:
+    return json.dumps({"c": answer.conversation_id, "t": answer.turn}, separators=(",", ":"))
+
+
+def feedback_block(answer: Answer) -> Block:
+    """👍/👎 buttons whose value names the conversation and turn."""
+    ref = _ref(answer)
+    return {
+        "type": "actions",
+        "block_id": "feedback",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "feedback_up",
+                "text": {"type": "plain_text", "text": "👍 Helpful", "emoji": True},
+                "value": ref,
+            },
+            {
+                "type": "button",
+                "action_id": "feedback_down",
+                "text": {"type": "plain_text", "text": "👎 Not helpful", "emoji": True},
+                "value": ref,
+            },
+        ],
+    }
+
+
+def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[Block]:
+    """An answer as blocks: text with [n] markers, sources, feedback (and Share, if private)."""
+    if answer.answered:
+        blocks = _answer_sections(answer.answer)
+    else:
+        blocks = [section(":information_source: *My sources don't cover that.*")]
+        blocks += _answer_sections(answer.answer)
+    sources = source_blocks(answer.citations)
+    actions = [feedback_block(answer)]
+    if shareable:
+        actions[0]["elements"].append(
+            {
+                "type": "button",
+                "action_id": "share_answer",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "value": _ref(answer),
+            }
+        )
+    room = MAX_BLOCKS - len(blocks) - len(actions)
+    if len(sources) > room:
+        sources = [*sources[: room - 1], section("_More sources were cited than fit here._")]
+    return [*blocks, *sources, *actions]
+
+
+def fallback_text(answer: Answer) -> str:
+    """The plain text Slack shows in notifications."""
+    first = next((ln for ln in answer.answer.splitlines() if ln.startswith("- ")), answer.answer)
+    return first.removeprefix("- ")[:300]
+
+
+def sources_blocks(sources: list[SourceInfo]) -> list[Block]:
+    """The corpus documents, for `/crm sources`."""
+    articles = [s for s in sources if s.kind == "article"]
+    notes = [s for s in sources if s.kind == "note"]
+    lines = ["*Articles*"]
+    for s in articles:
+        who = ", ".join(x for x in (s.author, s.publication, s.date) if x)
+        lines.append(f"• {escape(s.title)}" + (f" — {escape(who)}" if who else ""))
+    lines.append("*Best-practice notes*")
+    lines += [f"• {escape(s.title)}" for s in notes]
+    return _chunk(lines)[:MAX_BLOCKS]
+
+
+def unpack_ref(value: str) -> tuple[str, int]:
+    """The (conversation id, turn) a button's value names."""
+    data = json.loads(value)
+    return str(data["c"]), int(data["t"])

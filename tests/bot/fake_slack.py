@@ -1,0 +1,116 @@
+"""A fake Slack Web API on loopback that records every call and answers like Slack."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT_USER = "UBOT"
+TEAM = "T1"
+
+
+class FakeSlack:
+    """Serves /api/<method> and /respond/<id> (response_url); ``script`` queues odd replies."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        # method -> queued (http status, body) replies, used before the normal reply
+        self.script: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    args = json.loads(raw or "{}")
+                else:
+                    args = dict(parse_qsl(raw))
+                status, body = fake._reply(self.path, args)
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                ctype = "text/plain" if isinstance(body, bytes) else "application/json"
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the fake Web API, for ADVISOR_SLACK_API_URL."""
+        return f"http://127.0.0.1:{self.server.server_port}/api/"
+
+    def response_url(self, name: str) -> str:
+        """A response_url that lands here."""
+        return f"http://127.0.0.1:{self.server.server_port}/respond/{name}"
+
+    def _reply(self, path: str, args: dict[str, Any]) -> tuple[int, Any]:
+        method = path.rsplit("/", 1)[-1]
+        with self._lock:
+            self.calls.append({"path": path, "method": method, "args": args})
+            queued = self.script.get(method)
+            if queued:
+                return queued.pop(0)
+        if path.startswith("/respond/"):
+            return 200, b"ok"
+        if method == "auth.test":
+            return 200, {"ok": True, "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B1"}
+        if method == "chat.postMessage":
+            ts = f"1800000000.{next(self._ts):06d}"
+            return 200, {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method in ("chat.update", "chat.delete", "reactions.add", "chat.postEphemeral"):
+            return 200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        return 200, {"ok": False, "error": "unknown_method"}
+
+    def of(self, method: str) -> list[dict[str, Any]]:
+        """The recorded calls of one Web API method (or 'respond' for response_url posts)."""
+        with self._lock:
+            if method == "respond":
+                return [c for c in self.calls if c["path"].startswith("/respond/")]
+            return [c for c in self.calls if c["path"] == f"/api/{method}"]
+
+    def wait_for(self, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Poll until check() is truthy; return its value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"timed out; calls so far: {[c['path'] for c in self.calls]}")
+
+    def __enter__(self) -> FakeSlack:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signed_headers(
+    secret: str, body: str, content_type: str, ts: int | None = None
+) -> dict[str, str]:
+    """Headers of a request signed the way Slack signs them."""
+    stamp = str(int(time.time()) if ts is None else ts)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+    }

@@ -1,0 +1,87 @@
+"""Block Kit formatting stays within Slack's limits and escapes text."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from advisor.models import Answer, Citation
+from bot.cli import slack
+from bot.slack_blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks, escape, fallback_text
+
+
+def citation(n: int) -> Citation:
+    return Citation(
+        n=n,
+        doc_id=f"d{n}",
+        title=f"Title <{n}> & co",
+        kind="article",
+        quote="q " * 400,
+        score=0.5,
+        author="A. Writer",
+    )
+
+
+def test_long_answers_fit_slacks_limits() -> None:
+    lines = [f"- sentence {i} " + "word " * 60 + f"[{i % 60 + 1}]" for i in range(120)]
+    answer = Answer(
+        answer="What the sources say:\n" + "\n".join(lines),
+        answered=True,
+        conversation_id="c",
+        citations=[citation(n) for n in range(1, 61)],
+        turn=1,
+    )
+    blocks = answer_blocks(answer, shareable=True)
+    assert len(blocks) <= MAX_BLOCKS
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= MAX_TEXT
+    assert blocks[-1]["type"] == "actions"
+    assert {e["action_id"] for e in blocks[-1]["elements"]} == {
+        "feedback_up",
+        "feedback_down",
+        "share_answer",
+    }
+    assert len(fallback_text(answer)) <= 300
+
+
+def test_text_is_escaped_for_mrkdwn() -> None:
+    assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+    answer = Answer(
+        answer="- Ping <!everyone> now [1]",
+        answered=True,
+        conversation_id="c",
+        citations=[citation(1)],
+        turn=1,
+    )
+    text = str(answer_blocks(answer))
+    assert "<!everyone>" not in text and "&lt;!everyone&gt;" in text
+    assert "Title &lt;1&gt; &amp; co" in text
+
+
+def test_refusals_say_the_sources_do_not_cover_it() -> None:
+    answer = Answer(answer="I can't answer that.", answered=False, conversation_id="c", turn=1)
+    blocks = answer_blocks(answer)
+    assert "don't cover" in blocks[0]["text"]["text"]
+    assert not any("Sources" in str(b) for b in blocks)
+
+
+def test_socket_mode_needs_an_app_token(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("ADVISOR_SLACK_APP_TOKEN", raising=False)
+    result = CliRunner().invoke(slack, ["--socket"])
+    assert result.exit_code == 2 and "ADVISOR_SLACK_APP_TOKEN" in result.output
+    plain = CliRunner().invoke(slack, [])
+    assert plain.exit_code == 2 and "/slack/events" in plain.output
+
+
+def test_the_manifest_asks_for_what_the_listeners_use() -> None:
+    import yaml
+
+    from bot.app import STATIC
+
+    manifest = yaml.safe_load((STATIC.parent / "slack_manifest.yaml").read_text(encoding="utf-8"))
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_mention", "message.im", "message.channels"} <= events
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/crm"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
