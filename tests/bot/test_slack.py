@@ -280,3 +280,28 @@ def test_slack_5xx_is_retried(rig: SlackRig) -> None:
     rig.event(mention("Why do CRM projects fail?", "1700000008.000100"), "Ev10")
     rig.slack.wait_for(lambda: rig.slack.of("chat.update"))
     assert len(rig.slack.of("chat.postMessage")) == 2  # the 503, then the retry
+
+
+def test_a_thread_continues_after_a_restart(serve: Serve, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    slack_settings = {
+        "slack_bot_token": SecretStr("xoxb-test"),
+        "slack_signing_secret": SecretStr(SECRET),
+    }
+    thread = "1700000009.000100"
+    with FakeSlack() as slack:
+        for n, (event, event_id) in enumerate(
+            [
+                (mention("What is a CRMO?", thread), "Ev11"),
+                (mention("Who usually gets that job?", "1700000009.000200", thread), "Ev12"),
+            ],
+            start=1,
+        ):
+            # A new process each time: a fresh Advisor and server over the same database.
+            advisor = Advisor(settings, embedder=embedder)
+            with serve(advisor=advisor, slack_api_url=slack.url, **slack_settings) as url:
+                rig = SlackRig(url, slack, advisor)
+                rig.event(event, event_id)
+                slack.wait_for(lambda n=n: len(slack.of("chat.update")) == n)
+    turns = advisor.conversation(conversation_id(TEAM, "C1", thread))
+    assert [t.turn for t in turns] == [1, 2]
+    assert "CRMO" in turns[1].standalone_question
