@@ -92,7 +92,9 @@ class Listeners:
         text = event.get("text", "")
         if event.get("channel_type") == "im":
             self._answer_event(body, event, client, thread_ts=event.get("thread_ts"))
-        elif event.get("thread_ts") and not _MENTION.search(text):  # mentions come as app_mention
+        elif event.get("thread_ts") and "?" in text and not _MENTION.search(text):
+            # Mentions arrive as app_mention. Unmentioned replies are answered only when they
+            # ask something, so people can still talk among themselves in the thread.
             cid = conversation_id(body.get("team_id", ""), event["channel"], event["thread_ts"])
             if self.advisor.store.exists(cid):
                 self._answer_event(body, event, client, thread_ts=event["thread_ts"])

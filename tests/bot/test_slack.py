@@ -305,3 +305,21 @@ def test_a_thread_continues_after_a_restart(serve: Serve, settings, embedder) ->
     turns = advisor.conversation(conversation_id(TEAM, "C1", thread))
     assert [t.turn for t in turns] == [1, 2]
     assert "CRMO" in turns[1].standalone_question
+
+
+def test_thread_chatter_without_a_question_is_left_alone(rig: SlackRig) -> None:
+    thread = "1700000010.000100"
+    rig.event(mention("What is a CRMO?", thread), "Ev13")
+    rig.slack.wait_for(lambda: rig.slack.of("chat.update"))
+    chatter = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U2",
+        "channel": "C1",
+        "text": "Thanks, let's discuss at three.",
+        "ts": "1700000010.000200",
+        "thread_ts": thread,
+    }
+    assert rig.event(chatter, "Ev14").status_code == 200
+    time.sleep(1.0)
+    assert len(rig.slack.of("chat.postMessage")) == 1
