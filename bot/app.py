@@ -47,6 +47,12 @@ class Warmer:
             self._thread = threading.Thread(target=self._run, name="advisor-warm", daemon=True)
             self._thread.start()
 
+    def wait(self, timeout: float = 60.0) -> None:
+        """Let a load under way finish, so no thread is inside the model at exit."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
     def _run(self) -> None:
         try:
             self.advisor.warm()
@@ -86,6 +92,7 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         warmer.start()
         yield
+        warmer.wait()
         advisor.close()
 
     app = FastAPI(

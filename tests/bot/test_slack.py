@@ -323,3 +323,9 @@ def test_thread_chatter_without_a_question_is_left_alone(rig: SlackRig) -> None:
     assert rig.event(chatter, "Ev14").status_code == 200
     time.sleep(1.0)
     assert len(rig.slack.of("chat.postMessage")) == 1
+
+
+def test_slack_can_verify_the_request_url(rig: SlackRig) -> None:
+    body = json.dumps({"type": "url_verification", "challenge": "c4llenge", "token": "x"})
+    r = rig.send(body, "application/json")
+    assert r.status_code == 200 and "c4llenge" in r.text
