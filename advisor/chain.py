@@ -342,9 +342,10 @@ class Advisor:
             comment = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", comment).strip() or None
             if comment and len(comment) > MAX_COMMENT_CHARS:
                 raise InvalidInputError(f"the comment is over {MAX_COMMENT_CHARS} characters")
-        if not self.store.exists(cid):
+        turns = {t.turn for t in self.store.turns(cid)}
+        if not turns:
             raise ConversationNotFoundError(f"no conversation {conversation_id!r}")
-        if not any(t.turn == turn for t in self.store.turns(cid)):
+        if turn not in turns:
             raise TurnNotFoundError(f"conversation {conversation_id!r} has no turn {turn}")
         return self.store.set_feedback(
             Feedback(conversation_id=cid, turn=turn, rating=rating, comment=comment)

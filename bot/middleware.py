@@ -52,12 +52,13 @@ class RequestGuard:
         path = scope["path"]
         length = _header(scope, b"content-length")
         if length.isdigit() and int(length) > self.limit:
-            await self._refuse(scope, receive, send, "body-too-large", BodyTooLarge(self.limit))
+            detail = str(BodyTooLarge(self.limit).detail)
+            await problem("body-too-large", detail, instance=path)(scope, receive, send)
             return
         ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
         if path.startswith(API_PREFIX) and ctype != "application/json":
             detail = f"send the body as application/json, not {ctype or 'no content type'}"
-            await self._refuse(scope, receive, send, "unsupported-media-type", detail)
+            await problem("unsupported-media-type", detail, instance=path)(scope, receive, send)
             return
         seen = 0
 
@@ -71,12 +72,6 @@ class RequestGuard:
             return message
 
         await self.app(scope, limited, send)
-
-    async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, slug: str, why: object
-    ) -> None:
-        detail = str(why.detail) if isinstance(why, HTTPException) else str(why)
-        await problem(slug, detail, instance=scope["path"])(scope, receive, send)
 
 
 @dataclass

@@ -109,15 +109,16 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     # FastAPI raises a bare 400 when a body is not even decodable text: malformed JSON too.
-    known = {400: "malformed-json", 404: "not-found", 405: "method-not-allowed"}
-    known[413] = "body-too-large"
-    if exc.status_code in known:
-        slug, status = known[exc.status_code], None
-    else:
-        slug, status = (
-            ("validation-error" if exc.status_code < 500 else "internal-error"),
-            (exc.status_code),
-        )
+    known = {
+        400: "malformed-json",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "body-too-large",
+    }
+    slug = known.get(exc.status_code)
+    status = None if slug else exc.status_code
+    if slug is None:
+        slug = "validation-error" if exc.status_code < 500 else "internal-error"
     return problem(
         slug, str(exc.detail), instance=request.url.path, headers=exc.headers, status=status
     )
