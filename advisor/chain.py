@@ -30,12 +30,24 @@ from advisor.errors import (
 )
 from advisor.index import Embedder, IndexSnapshot, make_embedder
 from advisor.memory import ConversationStore, check_conversation_id, make_store
-from advisor.models import Answer, Citation, Feedback, SourceInfo, StreamEvent, Turn
+from advisor.models import (
+    Answer,
+    Citation,
+    Feedback,
+    Finding,
+    Review,
+    SourceInfo,
+    StreamEvent,
+    Turn,
+)
+from advisor.plan import clean_plan
 from advisor.retrieval import HybridSearcher, Retrieval, strip_injection
+from advisor.review import DESCRIPTIONS, PlanReviewer
 from advisor.text import STOPWORDS, content_terms, tokens
 
 MAX_QUESTION_CHARS = 4000
 MAX_COMMENT_CHARS = 2000
+REVIEW_QUESTION = "Review this CRM plan:\n"
 _PIECE = re.compile(r"[^\n]*\n|[^\n]+")  # the answer's lines, newlines kept
 _ANAPHOR = re.compile(
     r"(?i)\b(that|this|it|its|they|them|their|those|these|he|she|him|her|there|such|"
@@ -118,6 +130,7 @@ class Advisor:
         self._searcher: HybridSearcher | None = None
         self._lock = threading.Lock()
         self._chain: Runnable[dict[str, Any], dict[str, Any]] | None = None
+        self._reviewer: PlanReviewer | None = None
 
     # -- lazy parts --------------------------------------------------------------------
     @property
@@ -154,6 +167,15 @@ class Advisor:
         except OSError:
             return False  # keep serving what is loaded; readiness reports the damage
         return self._snapshot is not None and name != self._snapshot.generation
+
+    @property
+    def reviewer(self) -> PlanReviewer:
+        """The plan reviewer over the serving index, rebuilt when the index switches."""
+        searcher, embedder = self.searcher, self.embedder
+        with self._lock:
+            if self._reviewer is None or self._reviewer.snapshot is not searcher.snapshot:
+                self._reviewer = PlanReviewer(searcher.snapshot, embedder)
+            return self._reviewer
 
     @property
     def loaded(self) -> bool:
@@ -193,6 +215,7 @@ class Advisor:
         prepare = getattr(generator, "warm", None)
         if prepare is not None:
             prepare([p.text for p in searcher.snapshot.passages])
+        self.reviewer.warm()
 
     # -- the chain ---------------------------------------------------------------------
     @property
@@ -208,8 +231,20 @@ class Advisor:
 
     def _condense_step(self, state: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
-        standalone = condense(state["question"], state["history"])
-        return {**state, "standalone": standalone, "t_condense": time.perf_counter() - t}
+        review: Review | None = state.get("review")
+        focus = self.reviewer.focus(state["question"], review) if review else None
+        if focus is not None:
+            # A follow-up on a plan review is about one of its findings: search for that.
+            about = f"{focus.title}: {DESCRIPTIONS.get(focus.pattern, '')}"
+            standalone = f"{state['question']} (about: {about})"
+        else:
+            standalone = condense(state["question"], state["history"])
+        return {
+            **state,
+            "standalone": standalone,
+            "focus": focus,
+            "t_condense": time.perf_counter() - t,
+        }
 
     def _retrieve_step(self, state: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
@@ -245,7 +280,10 @@ class Advisor:
         text = clean_question(question)
         cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
         history = self.store.turns(cid, last=self.settings.history_turns) if conversation_id else []
-        state = self.chain.invoke({"question": text, "history": history, "mode": mode})
+        review = self._recent_review(cid, history)
+        state = self.chain.invoke(
+            {"question": text, "history": history, "mode": mode, "review": review}
+        )
         answer = self._answer(state, cid)
         answer.timings.update(
             condense=state["t_condense"],
@@ -253,6 +291,14 @@ class Advisor:
             compose=state["t_compose"],
         )
         return self._events(text, answer, started)
+
+    def _recent_review(self, cid: str, history: list[Turn]) -> Review | None:
+        """The latest plan review among the recent turns, which follow-ups are read against."""
+        if not history or not any(t.answer.generator == "plan-review" for t in history):
+            return None
+        reviews = self.store.reviews(cid)
+        recent = [t.turn for t in history if t.turn in reviews]
+        return reviews[recent[-1]] if recent else None
 
     def _events(self, question: str, answer: Answer, started: float) -> Iterator[StreamEvent]:
         yield StreamEvent(kind="citations", citations=answer.citations)
@@ -278,6 +324,9 @@ class Advisor:
                 reason, text = "the question is an instruction, not a question", INSTRUCTION_REFUSAL
             return Answer(answer=text, answered=False, refusal_reason=reason, **base)
         text, order = render(composition)
+        focus: Finding | None = state.get("focus")
+        if focus is not None:
+            text = f"On your plan's “{focus.title}” finding ({focus.severity}):\n\n{text}"
         citations = []
         for n, hit_idx in enumerate(order, start=1):
             hit = composition.hits[hit_idx]
@@ -329,7 +378,35 @@ class Advisor:
         if not turns:
             raise ConversationNotFoundError(f"no conversation {conversation_id!r}")
         ratings = {f.turn: f for f in self.store.feedback(conversation_id)}
-        return [t.model_copy(update={"feedback": ratings.get(t.turn)}) for t in turns]
+        reviews = self.store.reviews(conversation_id)
+        return [
+            t.model_copy(update={"feedback": ratings.get(t.turn), "review": reviews.get(t.turn)})
+            for t in turns
+        ]
+
+    def review(self, plan: str, conversation_id: str | None = None) -> Review:
+        """Review a pasted CRM plan against the failure patterns; follow-ups can discuss it."""
+        started = time.perf_counter()
+        text = clean_plan(plan)
+        cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
+        review = self.reviewer.review(text, cid)
+        review.turn = self.store.append_review(cid, REVIEW_QUESTION + text, review)
+        review.timings = {"total": time.perf_counter() - started}
+        return review
+
+    def share_review(self, conversation_id: str, turn: int, into: str) -> Review:
+        """Copy a review turn into another conversation (a Slack thread), for follow-ups there."""
+        source = next(
+            (t for t in self.conversation(conversation_id) if t.turn == turn and t.review), None
+        )
+        if source is None or source.review is None:
+            raise TurnNotFoundError(
+                f"conversation {conversation_id!r} has no review at turn {turn}"
+            )
+        cid = check_conversation_id(into)
+        review = source.review.model_copy(update={"conversation_id": cid})
+        review.turn = self.store.append_review(cid, source.question, review)
+        return review
 
     def feedback(
         self, conversation_id: str, turn: int, rating: str, comment: str | None = None

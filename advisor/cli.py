@@ -1,4 +1,4 @@
-"""The ``advisor`` command line: ingest, ask, chat, sources."""
+"""The ``advisor`` command line: ingest, ask, review, chat, sources."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import click
 
 from advisor.config import get_settings
 from advisor.errors import AdvisorError, CorpusError, InvalidInputError
-from advisor.models import Answer
+from advisor.models import Answer, Citation, Review
 
 
 def _fail(exc: AdvisorError) -> None:
@@ -35,15 +35,24 @@ def _advisor() -> Any:
 
 def format_answer(answer: Answer) -> str:
     """Human-readable answer with a numbered source list."""
-    lines = [answer.answer]
-    if answer.citations:
+    return "\n".join([answer.answer, *_source_lines(answer.citations)])
+
+
+def format_review(review: Review) -> str:
+    """Human-readable plan review with a numbered source list."""
+    return "\n".join([review.text, *_source_lines(review.citations)])
+
+
+def _source_lines(citations: list[Citation]) -> list[str]:
+    lines: list[str] = []
+    if citations:
         lines += ["", "Sources:"]
-        for c in answer.citations:
+        for c in citations:
             who = ", ".join(x for x in (c.author, c.publication, c.date) if x)
             label = "advice note" if c.kind == "note" else "article"
             part = f" — {c.section}" if c.section else ""
             lines.append(f"  [{c.n}] {c.title}{part}{f' ({who})' if who else ''} [{label}]")
-    return "\n".join(lines)
+    return lines
 
 
 @click.group()
@@ -94,6 +103,35 @@ def ask(question: tuple[str, ...], as_json: bool, conversation_id: str | None) -
     else:
         click.echo(format_answer(answer))
         click.secho(f"\n(conversation {answer.conversation_id})", dim=True)
+
+
+@main.command()
+@click.argument("plan_file", metavar="FILE|-", type=click.File("r", encoding="utf-8"))
+@click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
+@click.option(
+    "-c", "--conversation", "conversation_id", help="Add the review to this conversation."
+)
+def review(plan_file: Any, as_json: bool, conversation_id: str | None) -> None:
+    """Review a CRM plan (a text file, or - for stdin) against the 12 failure patterns."""
+    try:
+        text = plan_file.read()
+    except UnicodeDecodeError:
+        _fail(InvalidInputError("the plan is not UTF-8 text"))
+        return
+    try:
+        result = _advisor().review(text, conversation_id)
+    except AdvisorError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(result.contract(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_review(result))
+        click.secho(
+            f"\n(conversation {result.conversation_id}: follow up with "
+            f'`advisor ask -c {result.conversation_id} "why is that a problem?"`)',
+            dim=True,
+        )
 
 
 @main.command()

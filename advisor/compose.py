@@ -166,11 +166,12 @@ def _quotable(sentence: str) -> bool:
 
 
 def _display(text: str) -> str:
+    """A sentence for display: no bullet, and no quote mark left without its partner."""
     text = text.lstrip("•-– ").strip()
-    for q in _QUOTES:
-        if text.count(q) % 2 == 1 and text.startswith(q):
+    if text.count('"') % 2 == 1:
+        if text.startswith('"'):
             text = text[1:]
-        elif text.count(q) % 2 == 1 and text.endswith(q):
+        elif text.endswith('"'):
             text = text[:-1]
     if text.count("“") > text.count("”") and text.startswith("“"):
         text = text[1:]

@@ -86,6 +86,24 @@ class InvalidConversationIdError(InvalidInputError):
     code = "invalid-conversation-id"
 
 
+class EmptyPlanError(InvalidInputError):
+    """The plan to review is empty."""
+
+    code = "empty-plan"
+
+
+class PlanTooShortError(InvalidInputError):
+    """The plan is too short to review (a sentence or two is a question, not a plan)."""
+
+    code = "plan-too-short"
+
+
+class PlanTooLongError(InvalidInputError):
+    """The plan is longer than the limit."""
+
+    code = "plan-too-long"
+
+
 class ConversationNotFoundError(AdvisorError):
     """No conversation has the given id."""
 

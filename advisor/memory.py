@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from advisor.config import Settings
 from advisor.errors import ConfigError, InvalidConversationIdError, StoreError
-from advisor.models import Answer, Feedback, Turn
+from advisor.models import Answer, Feedback, Review, Turn
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
@@ -49,6 +49,13 @@ feedback_table = Table(
     Column("rating", String(8), nullable=False),
     Column("comment", Text, nullable=True),
     Column("created", Float, nullable=False),
+)
+reviews_table = Table(
+    "reviews",
+    metadata,
+    Column("conversation_id", String(128), primary_key=True),
+    Column("turn", Integer, primary_key=True),
+    Column("review_json", Text, nullable=False),
 )
 claims_table = Table(
     "claims",
@@ -82,6 +89,10 @@ class ConversationStore(Protocol):
 
     def claim(self, key: str) -> bool: ...
 
+    def append_review(self, conversation_id: str, question: str, review: Review) -> int: ...
+
+    def reviews(self, conversation_id: str) -> dict[int, Review]: ...
+
 
 class SQLConversationStore:
     """Turns in any SQLAlchemy database: SQLite by default, a server URL works too."""
@@ -97,8 +108,10 @@ class SQLConversationStore:
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the conversation store: {exc}") from exc
 
-    def append(self, conversation_id: str, question: str, answer: Answer) -> int:
-        """Store a turn and return its number (1-based), safe under concurrent writers."""
+    def append(
+        self, conversation_id: str, question: str, answer: Answer, review: Review | None = None
+    ) -> int:
+        """Store a turn (and the review it gives, if any); return its number (1-based)."""
         for _ in range(20):
             try:
                 with self.engine.begin() as conn:
@@ -118,6 +131,16 @@ class SQLConversationStore:
                             created=time.time(),
                         )
                     )
+                    if review is not None:
+                        conn.execute(
+                            reviews_table.insert().values(
+                                conversation_id=conversation_id,
+                                turn=turn,
+                                review_json=review.model_copy(
+                                    update={"turn": turn}
+                                ).model_dump_json(),
+                            )
+                        )
                 return turn
             except IntegrityError:
                 continue  # another writer took this turn number; take the next
@@ -184,6 +207,28 @@ class SQLConversationStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not read the feedback: {exc}") from exc
         return [Feedback.model_validate(r._asdict()) for r in rows]
+
+    def append_review(self, conversation_id: str, question: str, review: Review) -> int:
+        """Store a plan review as a turn (its text as the answer) and the review beside it."""
+        answer = Answer(
+            answer=review.text,
+            answered=True,
+            conversation_id=conversation_id,
+            citations=review.citations,
+            standalone_question="Review of a CRM plan",
+            generator="plan-review",
+        )
+        return self.append(conversation_id, question, answer, review)
+
+    def reviews(self, conversation_id: str) -> dict[int, Review]:
+        """The plan reviews given in a conversation, by turn."""
+        query = select(reviews_table).where(reviews_table.c.conversation_id == conversation_id)
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not read the plan reviews: {exc}") from exc
+        return {r.turn: Review.model_validate_json(r.review_json) for r in rows}
 
     def claim(self, key: str) -> bool:
         """True the first time a key is claimed, False ever after (across processes)."""
