@@ -92,9 +92,9 @@ def decide(a: Assessment) -> Decision:
             a.pattern, "low", "not_addressed", round(0.3 - good / 2, 3), [],
             [f"only partly addressed: {a.good[0].reason}"],
         )  # fmt: skip
-    severity = None if a.silent == "none" else a.silent
     score = {"high": 0.9, "medium": 0.6, "low": 0.3}.get(a.silent, 0.0)
-    return Decision(a.pattern, severity, "not_addressed", score, [], [a.silent_reason])
+    silent = None if a.silent == "none" else a.silent
+    return Decision(a.pattern, silent, "not_addressed", score, [], [a.silent_reason])
 
 
 @dataclass

@@ -168,7 +168,7 @@ class PlanReviewer:
                 Finding(
                     pattern=d.pattern,
                     title=PATTERNS[d.pattern],
-                    severity=d.severity,  # type: ignore[arg-type]
+                    severity=d.severity,
                     basis="shown" if evidence else "not_addressed",
                     evidence=[plan.sentences[i].text for i in sorted(evidence)] or [NOT_ADDRESSED],
                     why=self._cite(self._why(d.pattern, query), cited),
@@ -184,7 +184,7 @@ class PlanReviewer:
         review = Review(
             conversation_id=conversation_id,
             readiness=readiness,
-            verdict=verdict,  # type: ignore[arg-type]
+            verdict=verdict,
             summary=summarise(findings, strengths, readiness, verdict),
             findings=findings,
             strengths=strengths,

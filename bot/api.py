@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from advisor.chain import Advisor
 from advisor.errors import AdvisorError
-from advisor.models import Answer, Feedback, SourceInfo, StreamEvent, Turn
+from advisor.models import Answer, Feedback, Review, SourceInfo, StreamEvent, Turn
 from bot.problems import MEDIA_TYPE, problem, problem_body
 
 log = logging.getLogger("advisor.http")
@@ -30,6 +30,20 @@ class AskRequest(BaseModel):
     )
     conversation_id: str | None = Field(
         None, description="Continue this conversation; omit it to start a new one."
+    )
+
+
+class ReviewRequest(BaseModel):
+    """A CRM plan to review, optionally inside an existing conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(
+        description="The plan's text: at least 12 words, at most 20,000 characters.",
+        examples=["Goal: transform every customer relationship. IT will lead the project."],
+    )
+    conversation_id: str | None = Field(
+        None, description="Add the review to this conversation; omit it to start a new one."
     )
 
 
@@ -65,7 +79,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: _problem_schema("Missing or invalid API key"),
     413: _problem_schema("Body too large"),
     415: _problem_schema("Body is not JSON"),
-    422: _problem_schema("Malformed JSON, wrong types, empty or too-long question"),
+    422: _problem_schema("Malformed JSON, wrong types, empty or too-long question or plan"),
     429: _problem_schema("Rate limit reached; see Retry-After"),
     503: _problem_schema("Index or model not ready"),
 }
@@ -108,6 +122,14 @@ def ask_stream(body: AskRequest, advisor: AdvisorDep) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+@router.post("/review", response_model=Review)
+def review(body: ReviewRequest, advisor: AdvisorDep, response: Response) -> Review:
+    """Review a CRM plan against the 12 failure patterns; ask follow-ups in its conversation."""
+    result = advisor.review(body.plan, body.conversation_id)
+    response.headers["Server-Timing"] = server_timing(result.timings)
+    return result
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)

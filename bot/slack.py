@@ -29,6 +29,8 @@ from bot import slack_blocks as ui
 
 log = logging.getLogger("advisor.slack")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+# "review: <plan>" or "review this plan <plan>" in a mention, DM or /crm asks for a plan review.
+_REVIEW = re.compile(r"(?is)^\s*review\b(?:\s+(?:this|my|our|the))?(?:\s+(?:crm\s+)?plan)?\s*:?\s*")
 
 
 def conversation_id(team: str, channel: str, thread_ts: str) -> str:
@@ -78,6 +80,7 @@ class Listeners:
         app.command("/crm")(self.on_command)
         app.action(re.compile(r"^feedback_(up|down)$"))(self.on_feedback)
         app.action("share_answer")(self.on_share)
+        app.shortcut("review_plan")(self.on_review_shortcut)
         app.error(self.on_error)
 
     # -- events ------------------------------------------------------------------------
@@ -106,17 +109,17 @@ class Listeners:
         if not self.advisor.store.claim(f"slack-event:{body.get('event_id') or event['ts']}"):
             return
         channel = event["channel"]
-        question = _MENTION.sub("", event.get("text", "")).strip()
+        question = ui.plain_text(_MENTION.sub("", event.get("text", ""))).strip()
         cid = conversation_id(body.get("team_id", ""), channel, thread_ts or "dm")
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.WORKING)
         try:
-            answer = self.advisor.ask(question, cid)
-            client.chat_update(
-                channel=channel,
-                ts=placeholder["ts"],
-                text=ui.fallback_text(answer),
-                blocks=ui.answer_blocks(answer),
-            )
+            if _REVIEW.match(question):
+                review = self.advisor.review(_REVIEW.sub("", question, count=1), cid)
+                text, blocks = ui.review_fallback(review), ui.review_blocks(review)
+            else:
+                answer = self.advisor.ask(question, cid)
+                text, blocks = ui.fallback_text(answer), ui.answer_blocks(answer)
+            client.chat_update(channel=channel, ts=placeholder["ts"], text=text, blocks=blocks)
         except InvalidInputError as exc:
             client.chat_update(channel=channel, ts=placeholder["ts"], text=_input_help(exc))
         except Exception:
@@ -140,6 +143,13 @@ class Listeners:
         try:
             if word in ("", "help"):
                 respond(response_type="ephemeral", text=ui.HELP, blocks=[ui.section(ui.HELP)])
+            elif word == "review":
+                review = self.advisor.review(ui.plain_text(_REVIEW.sub("", text, count=1)))
+                respond(
+                    response_type="ephemeral",
+                    text=ui.review_fallback(review),
+                    blocks=ui.review_blocks(review, shareable=True),
+                )
             elif word == "sources" and text.lower() == "sources":
                 respond(
                     response_type="ephemeral",
@@ -181,20 +191,50 @@ class Listeners:
         """Post a private /crm answer to the channel, and remove the private copy."""
         ack()
         cid, turn = ui.unpack_ref(action["value"])
-        answer = next(t.answer for t in self.advisor.conversation(cid) if t.turn == turn)
+        shared = next(t for t in self.advisor.conversation(cid) if t.turn == turn)
         user = body.get("user", {}).get("id", "")
-        client.chat_postMessage(
-            channel=body["channel"]["id"],
-            text=ui.fallback_text(answer),
-            blocks=[
-                *ui.answer_blocks(answer),
-                {
-                    "type": "context",
-                    "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}> via /crm"}],
-                },
-            ],
-        )
+        by = {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}> via /crm"}],
+        }
+        channel = body["channel"]["id"]
+        if shared.review is None:
+            text, blocks = ui.fallback_text(shared.answer), ui.answer_blocks(shared.answer)
+            client.chat_postMessage(channel=channel, text=text, blocks=[*blocks, by])
+        else:
+            posted = client.chat_postMessage(
+                channel=channel,
+                text=ui.review_fallback(shared.review),
+                blocks=[*ui.review_blocks(shared.review), by],
+            )
+            # Replies in the shared review's thread then discuss that review.
+            thread = conversation_id(body.get("team", {}).get("id", ""), channel, posted["ts"])
+            self.advisor.share_review(cid, turn, into=thread)
         respond(delete_original=True)
+
+    def on_review_shortcut(self, ack: Any, body: dict[str, Any], client: WebClient) -> None:
+        """The "Review this CRM plan" message shortcut: the review goes in the message's thread."""
+        ack()
+        message, channel = body.get("message", {}), body["channel"]["id"]
+        thread_ts = message.get("thread_ts") or message["ts"]
+        # Slack resends an interaction it thinks we missed; review each message once.
+        if not self.advisor.store.claim(f"slack-shortcut:{body.get('trigger_id')}"):
+            return
+        cid = conversation_id(body.get("team", {}).get("id", ""), channel, thread_ts)
+        placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.WORKING)
+        try:
+            review = self.advisor.review(ui.plain_text(message.get("text", "")), cid)
+            client.chat_update(
+                channel=channel,
+                ts=placeholder["ts"],
+                text=ui.review_fallback(review),
+                blocks=ui.review_blocks(review),
+            )
+        except InvalidInputError as exc:
+            client.chat_update(channel=channel, ts=placeholder["ts"], text=_plan_help(exc))
+        except Exception:
+            log.exception("could not review a Slack message in %s", channel)
+            self._say_sorry(client, channel, thread_ts, placeholder["ts"])
 
     def on_error(self, error: Exception, body: dict[str, Any], respond: Any = None) -> None:
         """Last resort: log it, and tell the user plainly when there is a way to."""
@@ -207,7 +247,13 @@ class Listeners:
 
 
 def _input_help(exc: InvalidInputError) -> str:
+    if "plan" in exc.code:
+        return _plan_help(exc)
     return f"I couldn't take that question: {exc}. Try `/crm help` for examples."
+
+
+def _plan_help(exc: InvalidInputError) -> str:
+    return f"I couldn't review that as a plan: {exc}."
 
 
 def mount_slack(app: FastAPI, bolt_app: App, path: str = "/slack/events") -> None:

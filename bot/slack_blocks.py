@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from advisor.compose import ADVICE_HEADING, EVIDENCE_HEADING
-from advisor.models import Answer, Citation, SourceInfo
+from advisor.models import Answer, Citation, Review, SourceInfo
 
 MAX_TEXT = 3000  # characters in one section's text
 MAX_BLOCKS = 50  # blocks in one message
@@ -22,12 +23,23 @@ HELP = (
     "*CRM Advisor* answers questions on CRM strategy from a curated set of articles and "
     "best-practice notes, and cites every claim.\n"
     "• `/crm <question>`: ask privately, then share the answer in the channel if you like\n"
+    "• `/crm review <plan>`: paste a CRM plan and I check it against 12 failure patterns\n"
+    "• On any message: ⋯ → *Review this CRM plan* reviews it in a thread\n"
     "• `/crm sources`: the documents I answer from\n"
     "• `/crm help`: this message\n"
     "• Mention me in a channel, or write to me directly; follow-ups in the thread continue "
     "the conversation.\n"
     "Try: `/crm Why is our CRM plan too broad?`"
 )
+
+
+def plain_text(text: str) -> str:
+    """Slack message markup back to plain text: links, channels and entities unwrapped."""
+    text = re.sub(r"<(?:https?|mailto):[^|>]*\|([^>]*)>", r"\1", text)
+    text = re.sub(r"<((?:https?|mailto):[^>]*)>", r"\1", text)
+    text = re.sub(r"<#[A-Z0-9]+\|([^>]*)>", r"#\1", text)
+    text = re.sub(r"<!(here|channel|everyone)>", r"@\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def escape(text: str) -> str:
@@ -98,12 +110,17 @@ def source_blocks(citations: list[Citation]) -> list[Block]:
 
 
 def _ref(answer: Answer) -> str:
-    return json.dumps({"c": answer.conversation_id, "t": answer.turn}, separators=(",", ":"))
+    return _ref_of(answer.conversation_id, answer.turn)
 
 
 def feedback_block(answer: Answer) -> Block:
     """👍/👎 buttons whose value names the conversation and turn."""
-    ref = _ref(answer)
+    return feedback_block_for(answer.conversation_id, answer.turn)
+
+
+def feedback_block_for(conversation_id: str, turn: int) -> Block:
+    """👍/👎 buttons for any turn (an answer or a review)."""
+    ref = _ref_of(conversation_id, turn)
     return {
         "type": "actions",
         "block_id": "feedback",
@@ -166,6 +183,72 @@ def sources_blocks(sources: list[SourceInfo]) -> list[Block]:
     lines.append("*Best-practice notes*")
     lines += [f"• {escape(s.title)}" for s in notes]
     return _chunk(lines)[:MAX_BLOCKS]
+
+
+SEVERITY_ICON = {"high": ":red_circle:", "medium": ":large_orange_circle:", "low": ":white_circle:"}
+
+
+def _ref_of(conversation_id: str, turn: int) -> str:
+    return json.dumps({"c": conversation_id, "t": turn}, separators=(",", ":"))
+
+
+def review_blocks(review: Review, *, shareable: bool = False) -> list[Block]:
+    """A plan review as blocks: score and summary, findings, goal rewrite, sources, buttons."""
+    blocks: list[Block] = [
+        section(
+            f"*Plan review: readiness {review.readiness}/100 ({review.verdict})*\n"
+            f"{escape(review.summary)}"
+        )
+    ]
+    serious = [f for f in review.findings if f.severity != "low"]
+    for i, f in enumerate(serious, start=1):
+        lines = [f"*{i}. {escape(f.title)}*  {SEVERITY_ICON[f.severity]} {f.severity}"]
+        if f.basis == "shown":
+            lines += [f"> {escape(e)}" for e in f.evidence]
+        else:
+            lines.append(f"_Not addressed: {escape('; '.join(f.signals))}_")
+        lines += [f"*Why:* {escape(f.why)}", f"*Fix:* {escape(f.fix)}"]
+        blocks.append(section("\n".join(lines)))
+    lows = [f for f in review.findings if f.severity == "low"]
+    if lows:
+        lines = ["*Also worth checking*"]
+        lines += [
+            f"• *{escape(f.title)}*: {escape('; '.join(f.signals))}. {escape(f.fix)}" for f in lows
+        ]
+        blocks += _chunk(lines)
+    if review.goal_rewrite:
+        g = review.goal_rewrite
+        blocks.append(
+            section(
+                f"*Your headline goal, restated*\n{escape(g.rewrite)}\n"
+                f"_was: “{escape(g.original)}”_"
+            )
+        )
+    if review.citations:
+        lines = ["*Sources*"]
+        lines += [f"[{c.n}] {escape(c.title)} — _{escape(_origin(c))}_" for c in review.citations]
+        blocks += _chunk(lines)
+    actions = feedback_block_for(review.conversation_id, review.turn)
+    if shareable:
+        actions["elements"].append(
+            {
+                "type": "button",
+                "action_id": "share_answer",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "value": _ref_of(review.conversation_id, review.turn),
+            }
+        )
+    return [
+        *blocks[: MAX_BLOCKS - 2],
+        *([section("_Shortened to fit Slack._")] if len(blocks) > MAX_BLOCKS - 2 else []),
+        actions,
+    ]
+
+
+def review_fallback(review: Review) -> str:
+    """The plain text Slack shows in notifications for a review."""
+    return review.summary[:300]
 
 
 def unpack_ref(value: str) -> tuple[str, int]:

@@ -24,6 +24,26 @@ GROUPS = [
     ),
     ("Instrument", ["support_auroc"]),
     (
+        "Plan review (tuned plans)",
+        [
+            "review_tuned_precision",
+            "review_tuned_recall",
+            "review_tuned_f1",
+            "review_tuned_high_recall",
+            "review_tuned_good_plans_without_high",
+        ],
+    ),
+    (
+        "Plan review (held-out plans, never tuned on)",
+        [
+            "review_heldout_precision",
+            "review_heldout_recall",
+            "review_heldout_f1",
+            "review_heldout_high_recall",
+            "review_heldout_good_plans_without_high",
+        ],
+    ),
+    (
         "Latency (ms)",
         [
             "latency_retrieve_p50_ms",
@@ -77,7 +97,14 @@ def write_report(result: Any, thresholds: dict[str, Any], failed: list[str], out
         )
     if failed:
         lines += ["", "## Gate failures", "", *[f"- {f}" for f in failed]]
-    lines += ["", "Plan-review precision and recall: not measured yet (plan review not built)."]
+    if result.reviews:
+        lines += ["", "## Plans reviewed", "", "| split | plan | readiness | missed | extra |"]
+        lines.append("| --- | --- | --- | --- | --- |")
+        for row in result.reviews:
+            lines.append(
+                f"| {row['split']} | {row['id']} | {row['readiness']} | "
+                f"{', '.join(row['missed']) or '—'} | {', '.join(row['extra']) or '—'} |"
+            )
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     _chart(result, thresholds, out / "chart.png")
 
@@ -90,11 +117,12 @@ def _chart(result: Any, thresholds: dict[str, Any], path: Path) -> None:
 
     unit = [
         n
-        for _, names in GROUPS[:4]
+        for title, names in GROUPS
+        if not title.startswith("Latency")
         for n in names
         if n != "unsupported_numbers" and n in result.metrics
     ]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 6), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 8), gridspec_kw={"width_ratios": [3, 2]})
     ys = range(len(unit))
     values = [result.metrics[n] if result.metrics[n] == result.metrics[n] else 0 for n in unit]
     ax1.barh(list(ys), values, color="#4c72b0", label="actual")

@@ -79,7 +79,9 @@ def score_split(advisor: Advisor, plans: list[dict[str, Any]]) -> tuple[dict[str
     return metrics, rows
 
 
-def evaluate_reviews(advisor: Advisor, directory: Path = PLANS_DIR) -> tuple[dict[str, float], list]:
+def evaluate_reviews(
+    advisor: Advisor, directory: Path = PLANS_DIR
+) -> tuple[dict[str, float], list]:
     """Both splits: metrics named review_<split>_<metric>, and every plan's row."""
     metrics: dict[str, float] = {}
     rows: list[dict[str, Any]] = []

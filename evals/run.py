@@ -22,6 +22,7 @@ from advisor.retrieval import Retrieval
 from advisor.text import names, numbers, split_sentences
 from evals import metrics as m
 from evals.perturb import negate, swap_entity, swap_number
+from evals.review import evaluate_reviews
 
 EVALS_DIR = Path(__file__).resolve().parent
 GOLDEN = EVALS_DIR / "golden.yaml"
@@ -62,6 +63,7 @@ class EvalResult:
     counts: dict[str, int] = field(default_factory=dict)
     generator: str = ""
     seconds: float = 0.0
+    reviews: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_golden(path: Path = GOLDEN) -> list[dict[str, Any]]:
@@ -212,6 +214,8 @@ def evaluate(advisor: Advisor, cases: list[dict[str, Any]], checker: SupportChec
     for stage, values in timings.items():
         metrics[f"latency_{stage}_p50_ms"] = m.percentile(values, 50)
         metrics[f"latency_{stage}_p95_ms"] = m.percentile(values, 95)
+    review_metrics, review_rows = evaluate_reviews(advisor)
+    metrics.update(review_metrics)
     counts = {t: sum(1 for c in cases if c["type"] == t) for t in sorted(CASE_TYPES)}
     counts["answer_sentences"] = len(grounded)
     return EvalResult(
@@ -221,6 +225,7 @@ def evaluate(advisor: Advisor, cases: list[dict[str, Any]], checker: SupportChec
         counts,
         advisor.generator.name,
         time.perf_counter() - started,
+        review_rows,
     )
 
 
@@ -286,6 +291,7 @@ def run(
                 "modes": result.modes,
                 "failures": failed,
                 "cases": result.cases,
+                "plan_reviews": result.reviews,
             },
             indent=2,
         ),

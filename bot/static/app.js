@@ -9,6 +9,11 @@
   const send = $("send");
   const statusLine = $("status");
   const keybox = $("keybox");
+  const reviewForm = $("review");
+  const planInput = $("plan");
+  const modeButton = $("mode");
+  const MAX_PLAN = 20000;
+  const REVIEW_PREFIX = "Review this CRM plan:\n";
   const CONV = "crm-advisor:conversation";
   const KEY = "crm-advisor:key";
   const HEADINGS = {
@@ -55,6 +60,7 @@
   function setBusy(on) {
     busy = on;
     send.disabled = on;
+    $("reviewsend").disabled = on;
     input.setAttribute("aria-busy", on ? "true" : "false");
   }
 
@@ -245,6 +251,123 @@
     setStatus(text, true);
   }
 
+  // -- plan review ---------------------------------------------------------------------
+  function renderReview(review, uid) {
+    const box = el("div", "review");
+    const head = el("p", "readiness");
+    const meter = el("meter");
+    meter.min = 0;
+    meter.max = 100;
+    meter.low = 50;
+    meter.high = 75;
+    meter.optimum = 100;
+    meter.value = review.readiness;
+    head.appendChild(el("span", null, `Readiness ${review.readiness}/100 · ${review.verdict}`));
+    head.appendChild(meter);
+    box.appendChild(head);
+    box.appendChild(el("p", "summary", review.summary));
+    for (const f of review.findings) {
+      const card = el("section", "finding " + f.severity);
+      card.dataset.pattern = f.pattern;
+      const title = el("h3", null, f.title);
+      title.appendChild(el("span", "sev " + f.severity, f.severity));
+      card.appendChild(title);
+      if (f.basis === "shown") {
+        for (const quote of f.evidence) card.appendChild(el("blockquote", null, quote));
+      } else {
+        card.appendChild(el("p", "missing", `Not addressed: ${f.signals.join("; ")}.`));
+      }
+      for (const [label, text] of [["Why it matters: ", f.why], ["What to do: ", f.fix]]) {
+        const para = el("p");
+        para.appendChild(el("span", "label", label));
+        withMarkers(para, text, uid);
+        card.appendChild(para);
+      }
+      box.appendChild(card);
+    }
+    if (review.strengths.length) {
+      box.appendChild(el("p", "strengths",
+        "Already sound: " + review.strengths.map((x) => x.title).join(", ") + "."));
+    }
+    if (review.goal_rewrite) {
+      const goal = el("div", "goal");
+      goal.appendChild(el("p", "label", "Your headline goal, restated"));
+      goal.appendChild(el("p", null, review.goal_rewrite.rewrite));
+      goal.appendChild(el("p", "origin", `Was: “${review.goal_rewrite.original}”`));
+      box.appendChild(goal);
+    }
+    return box;
+  }
+
+  function planBubble(plan) {
+    const node = bubble("user");
+    const words = (plan.match(/[A-Za-z]{2,}/g) || []).length;
+    const details = el("details");
+    details.appendChild(el("summary", null, `Review this CRM plan (${words} words)`));
+    details.appendChild(el("p", null, plan));
+    node.appendChild(details);
+  }
+
+  function finishReview(node, review, uid) {
+    node.replaceChildren(renderReview(review, uid));
+    node.appendChild(renderCitations(review.citations, uid));
+    node.appendChild(renderFeedback(review));
+    node.dataset.turn = String(review.turn);
+  }
+
+  async function reviewPlan(plan) {
+    setBusy(true);
+    setStatus("Reviewing your plan…");
+    planBubble(plan);
+    const node = bubble("advisor");
+    node.appendChild(el("p", "stream", "Reviewing…"));
+    const uid = ++serial;
+    let response;
+    try {
+      response = await fetch(api("v1/review"), {
+        method: "POST",
+        headers: headers(),
+        body: JSON.stringify(conversationId ? { plan, conversation_id: conversationId } : { plan }),
+      });
+      if (!response.ok) {
+        planInput.value = planInput.value || plan; // nothing the user pasted is lost
+        showError(node, explain(await problemOf(response), response));
+        setBusy(false);
+        return;
+      }
+      const review = await response.json();
+      conversationId = review.conversation_id;
+      sessionStorage.setItem(CONV, conversationId);
+      finishReview(node, review, uid);
+    } catch (_) {
+      planInput.value = planInput.value || plan;
+      showError(node, "Can't reach the advisor server. Check your connection, then try again.");
+      setBusy(false);
+      return;
+    }
+    setMode("ask");
+    input.placeholder = "Ask about this review, e.g. “Why is that too broad?”";
+    setStatus("Review done. Ask a follow-up about any finding below.");
+    setBusy(false);
+    scrollDown();
+  }
+
+  function setMode(mode) {
+    const reviewing = mode === "review";
+    reviewForm.hidden = !reviewing;
+    form.hidden = reviewing;
+    modeButton.textContent = reviewing ? "Ask a question" : "Review a plan";
+    modeButton.setAttribute("aria-expanded", String(reviewing));
+    (reviewing ? planInput : input).focus();
+  }
+
+  function updateCount() {
+    const n = planInput.value.length;
+    const counter = $("count");
+    counter.textContent = `${n.toLocaleString("en")} / 20,000`;
+    counter.classList.toggle("over", n > MAX_PLAN);
+  }
+
   // -- asking ----------------------------------------------------------------------------
   async function ask(question) {
     setBusy(true);
@@ -318,8 +441,13 @@
       if (!response.ok) return;
       const { turns } = await response.json();
       for (const t of turns) {
-        bubble("user").textContent = t.question;
-        finish(bubble("advisor"), t.answer, ++serial);
+        if (t.review) {
+          planBubble(t.question.replace(REVIEW_PREFIX, ""));
+          finishReview(bubble("advisor"), t.review, ++serial);
+        } else {
+          bubble("user").textContent = t.question;
+          finish(bubble("advisor"), t.answer, ++serial);
+        }
       }
     } catch (_) {
       setStatus("Can't reach the advisor server.", true);
@@ -357,10 +485,32 @@
     });
   }
 
+  reviewForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const plan = planInput.value.trim();
+    if (busy) return;
+    if (!plan) {
+      setStatus("Paste your plan first.", true);
+      planInput.focus();
+      return;
+    }
+    if (plan.length > MAX_PLAN) {
+      setStatus(`That is ${plan.length.toLocaleString("en")} characters; the limit is 20,000.`, true);
+      return;
+    }
+    planInput.value = "";
+    updateCount();
+    reviewPlan(plan);
+  });
+
+  planInput.addEventListener("input", updateCount);
+  modeButton.addEventListener("click", () => setMode(reviewForm.hidden ? "review" : "ask"));
+
   $("new").addEventListener("click", () => {
     conversationId = null;
     sessionStorage.removeItem(CONV);
     log.replaceChildren();
+    input.placeholder = "Ask about CRM strategy…";
     setStatus("New conversation.");
     input.focus();
   });

@@ -99,3 +99,38 @@ def test_chat_understands_follow_ups(data: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("advisor>") == 2
     assert "CRMO role will often go to the CIO" in out.stdout.split("advisor>")[2]
+
+
+def test_review_a_file_as_json_then_follow_up(data: Path, tmp_path: Path) -> None:
+    from tests.advisor.test_review import FLAWED
+
+    plan = tmp_path / "plan.txt"
+    plan.write_text(FLAWED, encoding="utf-8")
+    out = run("review", "--json", str(plan), data=data)
+    assert out.returncode == 0, out.stderr
+    review = json.loads(out.stdout)
+    assert {f["pattern"] for f in review["findings"]} >= {"goals_too_broad", "it_only_ownership"}
+    follow = run(
+        "ask", "--json", "-c", review["conversation_id"], "why is that too broad?", data=data
+    )
+    assert json.loads(follow.stdout)["answer"].startswith("On your plan's “Goals too broad”")
+
+
+def test_review_reads_stdin_and_prints_a_readable_review(data: Path) -> None:
+    from tests.advisor.test_review import FLAWED
+
+    out = run("review", "-", data=data, stdin=FLAWED)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Plan review: readiness")
+    assert "In your plan: “The IT department will lead the project" in out.stdout
+    assert "Sources:" in out.stdout and "advisor ask -c" in out.stdout
+
+
+def test_review_refuses_a_non_plan_with_exit_2(data: Path, tmp_path: Path) -> None:
+    out = run("review", "-", data=data, stdin="lunch at noon?")
+    assert out.returncode == 2 and "at least 12 words" in out.stderr
+    missing = run("review", str(tmp_path / "nope.txt"), data=data)
+    assert missing.returncode == 2 and "No such file" in missing.stderr
+    binary = tmp_path / "plan.bin"
+    binary.write_bytes(b"\xff\xfe\x00garbage" * 10)
+    assert run("review", str(binary), data=data).returncode == 2

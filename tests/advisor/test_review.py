@@ -46,7 +46,9 @@ def reviewed(index_dir, embedder, tmp_path_factory):  # type: ignore[no-untyped-
     from advisor.config import Settings
 
     db = tmp_path_factory.mktemp("review") / "conv.db"
-    advisor = Advisor(Settings(data_dir=index_dir, database_url=f"sqlite:///{db}"), embedder=embedder)
+    advisor = Advisor(
+        Settings(data_dir=index_dir, database_url=f"sqlite:///{db}"), embedder=embedder
+    )
     return advisor, advisor.review(FLAWED)
 
 

@@ -173,3 +173,61 @@ def test_page_asks_for_a_key_when_one_is_needed(browser, serve: Serve) -> None: 
         assert "s3cret" not in page.url
         assert ask(page, "Why do CRM projects fail?", 1).locator("details.citation").count() >= 1
         page.close()
+
+
+def test_review_a_plan_view(browser, serve: Serve, advisor: Advisor) -> None:  # type: ignore[no-untyped-def]
+    from tests.advisor.test_review import FLAWED
+
+    with serve(advisor=advisor) as url:
+        page = browser.new_page(viewport={"width": 900, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        page.click("#mode")
+        assert page.locator("#review").is_visible() and not page.locator("#ask").is_visible()
+
+        # Nothing pasted: told so, nothing sent. A non-plan: the server's reason, text kept.
+        page.click("#reviewsend")
+        assert "Paste your plan first" in page.inner_text("#status")
+        page.fill("#plan", "Buy HubSpot now.")
+        page.click("#reviewsend")
+        page.locator(".msg.error").wait_for()
+        assert "words" in page.locator(".msg.error").inner_text()
+        assert page.input_value("#plan") == "Buy HubSpot now."
+
+        # A real plan: findings with severities, the plan's own words, cited why and fix.
+        page.fill("#plan", FLAWED)
+        assert page.inner_text("#count").startswith(f"{len(FLAWED):,}")
+        page.click("#reviewsend")
+        review = page.locator(".msg.advisor").nth(1)
+        review.locator(".finding").first.wait_for(timeout=30_000)
+        assert "Readiness" in review.locator(".readiness").inner_text()
+        it = review.locator(".finding[data-pattern='it_only_ownership']")
+        assert it.locator(".sev").inner_text().lower() == "high"
+        assert "IT department will lead" in it.locator("blockquote").first.inner_text()
+        marker = it.locator("a.cite").first
+        number = marker.inner_text().strip("[]")
+        marker.click()
+        assert (
+            review.locator(f"details.citation[id$='-{number}']").get_attribute("open") is not None
+        )
+        assert "Net Promoter Score" in review.locator(".goal").inner_text()
+
+        # The page is back in question mode; a follow-up discusses the review.
+        assert page.locator("#ask").is_visible()
+        page.fill("#question", "why is that too broad?")
+        page.click("#send")
+        follow = page.locator(".msg.advisor").nth(2)
+        follow.locator(".feedback").wait_for(timeout=30_000)
+        assert "On your plan's “Goals too broad” finding" in follow.inner_text()
+
+        # After a reload the review is drawn again from the conversation.
+        page.reload()
+        page.locator(".finding").first.wait_for()
+        assert (
+            page.locator(".msg.user details summary")
+            .first.inner_text()
+            .startswith("Review this CRM plan")
+        )
+        assert errors == []
+        page.close()

@@ -85,3 +85,18 @@ def test_the_manifest_asks_for_what_the_listeners_use() -> None:
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/crm"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
+    shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
+    assert shortcuts["review_plan"]["type"] == "message"
+    assert shortcuts["review_plan"]["name"] == "Review this CRM plan"
+
+
+def test_a_long_review_still_fits_slack(advisor) -> None:  # type: ignore[no-untyped-def]
+    from bot.slack_blocks import MAX_BLOCKS, MAX_TEXT, review_blocks
+
+    # A plan long enough that every finding quotes long evidence.
+    sentence = "Our vision is to transform every customer relationship across all departments "
+    plan = (sentence + "and every channel " * 40 + ". ") * 8
+    blocks = review_blocks(advisor.review(plan[:20_000]), shareable=True)
+    assert len(blocks) <= MAX_BLOCKS
+    assert all(len(b["text"]["text"]) <= MAX_TEXT for b in blocks if b["type"] == "section")
+    assert blocks[-1]["type"] == "actions"
