@@ -46,6 +46,8 @@ class Assessment:
     def add_bad(self, weight: float, reason: str, found: list[PlanSentence]) -> None:
         """Record a bad signal backed by these sentences (ignored when there are none)."""
         if found:
+            # The same failure stated in several places is surer than one passing mention.
+            weight = min(1.0, weight + 0.1 * min(len(found) - 1, 2))
             self.bad.append(Signal(weight, reason, [s.index for s in found]))
 
     def add_good(self, weight: float, reason: str, found: list[PlanSentence]) -> None:
@@ -159,7 +161,7 @@ def strategy_too_generic(plan: Plan, sem: Semantics) -> Assessment:
     a = Assessment("strategy_too_generic", silent="low",
                    silent_reason="nothing says what is specific to your customers")  # fmt: skip
     generic = plan.with_cue("generic")
-    copying = [s for s in generic if not s.has("insight")]
+    copying = generic
     a.add_bad(STRONG if len(copying) > 1 else MEDIUM, "borrows another firm's or the vendor's "
               "approach instead of one built on your customers", copying)  # fmt: skip
     a.add_good(MEDIUM, "grounded in your own customers' needs", plan.with_cue("insight"))
@@ -172,9 +174,10 @@ def software_first(plan: Plan, sem: Semantics) -> Assessment:
     a = Assessment("software_first", silent="none")
     chosen = [s for s in plan.with_cue("tool_chosen") if s.has("tool")]
     first_strategy = plan.first("strategy_first")
-    early = [s for s in chosen if first_strategy is None or s.index < first_strategy]
-    a.add_bad(STRONG, "the tool is chosen before any strategy or requirements", early)
-    a.add_bad(MEDIUM, "the tool is already chosen", chosen)
+    # Strategy in the same or the next sentence ("we listed our needs, then chose X") counts.
+    unguided = [s for s in chosen if first_strategy is None or first_strategy > s.index + 1]
+    a.add_bad(STRONG if first_strategy is None else MEDIUM,
+              "the tool is chosen before any strategy or requirements", unguided)  # fmt: skip
     a.add_bad(MEDIUM, "expects the software to solve the problem", plan.with_cue("tool_will_fix"))
     guarded = [s for s in plan.with_cue("strategy_first") if not s.has("tool_chosen")]
     a.add_good(MEDIUM, "strategy and requirements come before the tool", guarded)
@@ -187,9 +190,8 @@ def poor_data_quality(plan: Plan, sem: Semantics) -> Assessment:
     mentions = plan.with_cue("data_mention")
     a = Assessment("poor_data_quality", silent="medium" if mentions else "low",
                    silent_reason="no data cleansing, standards or data owner")  # fmt: skip
-    a.add_bad(
-        STRONG, "data is moved or kept without checking its quality", plan.with_cue("data_bad")
-    )
+    unchecked = [s for s in plan.with_cue("data_bad") if s.has("data_move")]
+    a.add_bad(STRONG, "data is moved or kept without checking its quality", unchecked)
     a.add_good(STRONG, "data quality work is planned", plan.with_cue("data_good"))
     a.add_bad(WEAK, "resembles a data-quality risk", sem.resembles_failure(plan, a.pattern))
     return a
@@ -272,7 +274,7 @@ def leadership_lip_service(plan: Plan, sem: Semantics) -> Assessment:
     a = Assessment("leadership_lip_service", silent="low",
                    silent_reason="nothing says what the leaders themselves will do")  # fmt: skip
     slogans, active = plan.with_cue("slogan"), plan.with_cue("exec_active")
-    passive = plan.with_cue("exec_passive")
+    passive = plan.with_cue("exec_passive", "exec_passive_any")
     a.add_bad(STRONG if passive or not active else WEAK, "a customer slogan without leaders "
               "acting on it", slogans)  # fmt: skip
     a.add_bad(STRONG if slogans else MEDIUM, "leaders stay at arm's length", passive)
@@ -288,6 +290,7 @@ def ownership_politics(plan: Plan, sem: Semantics) -> Assessment:
     a.add_bad(
         STRONG, "departments keep or claim their own customers", plan.with_cue("politics_bad")
     )
+    a.add_bad(MEDIUM, "nobody has settled who owns the customer", plan.with_cue("politics_more"))
     a.add_good(MEDIUM, "governance settles ownership", plan.with_cue("politics_good"))
     a.add_bad(MEDIUM, "resembles a fight over the customer", sem.resembles_failure(plan, a.pattern))
     return a

@@ -22,6 +22,16 @@ _MONTH = (
     r"oct(ober)?|nov(ember)?|dec(ember)?"
 )
 _UNIT = r"days?|weeks?|months?|years?|quarters?"
+_PEOPLE = (
+    r"customers?|clients?|tenants?|residents?|guests?|members?|patients?|students?|donors?"
+    r"|citizens?|passengers?|users?|policyholders?|shoppers?|buyers?"
+)
+_SITES = (
+    r"users?|staff|employees|countries|regions|offices|branches|sites|stores|teams|departments"
+    r"|agents|hotels|dealers|channels|depots|warehouses|plants|practices|clinics|schools|shops"
+    r"|outlets|locations|divisions|markets|brands|dealerships|showrooms|consultants|advisers"
+    r"|reps|colleagues"
+)
 _GOLIVE = (
     r"go[- ]?live|going live|goes live|launch\w*|roll[- ]?out|cut[- ]?over|switch\w*( over)? to"
     r"|switch[- ]?over|mov\w+ (over |across )?to"
@@ -67,7 +77,10 @@ _CUES: dict[str, str] = {
     r"|part of the (business|company|organi[sz]ation))s?\b|\b(company|organi[sz]ation|enterprise"
     r"|group|business|firm)[- ]wide\b|\bend[- ]to[- ]end\b|\b360\b|\bomni[- ]?channel\b"
     r"|\beverything\b|\bacross the (whole|entire) (company|business|group|organi[sz]ation)\b",
-    "grand_vision": r"\b(transform\w*|revolutioni[sz]\w+|world[- ]class|best[- ]in[- ]class"
+    "grand_vision": r"\b((client|customer|patient|guest|member|tenant|resident|student|citizen)"
+    r"[- ](cent(red|ered|ric)|focused|led|first)|(to be|become|becoming|be) (the|a) (most|best"
+    r"|leading|number one|first choice|go-to)|transform\w*|revolutioni[sz]\w+|world[- ]class"
+    r"|best[- ]in[- ]class"
     r"|market[- ]leading|industry[- ]leading|customer[- ]centric\w*|delight\w*|exceptional"
     r"|seamless|next[- ]generation|reinvent\w*|game[- ]chang\w+|leader in|number one|no\. 1"
     r"|the best|truly|fully)\b",
@@ -86,9 +99,10 @@ _CUES: dict[str, str] = {
     "big_bang": r"\b(all at once|at the same time|simultaneous\w*|same (day|weekend|date|night)"
     r"|single (go[- ]?live|cut[- ]?over|launch|release|switch[- ]?over|weekend)|big[- ]bang"
     r"|day one|overnight|in one go|one go[- ]live|one (weekend|day|date) for|switch\w* off the old"
-    r"|turn\w* off the old|no parallel run|everyone (moves|switches|goes))\b"
-    rf"|\b(every|all)\s+(\w+\s+){{0,3}}(users?|staff|employees|countries|regions|offices|branches"
-    rf"|sites|stores|teams|departments|agents|hotels|dealers|channels)\b.{{0,60}}\b({_GOLIVE}"
+    r"|turn\w* off the old|no parallel run|everyone (moves|switches|goes)|cut[- ]?over weekend"
+    r"|(becomes?|go(es)?|will be|is) (read[- ]only|locked)|from day one"
+    r"|(switch|mov|migrat)\w* (everyone|everybody|all (staff|users|of us|teams))( over| across)?)\b"
+    rf"|\b(every|all)\s+(\w+\s+){{0,3}}({_SITES})\b.{{0,60}}\b({_GOLIVE}"
     rf"|move|migrat\w*|live on|start using)\b"
     rf"|\b({_GOLIVE})\b.{{0,40}}\b(across|in|for|to) (all|every|the whole|the entire)\b"
     rf"|\b({_GOLIVE})\b.{{0,20}}\b(everywhere|company[- ]wide|group[- ]wide|nationwide|globally"
@@ -99,18 +113,29 @@ _CUES: dict[str, str] = {
     r"|package|solution|application|licen[cs]es?|seats|vendor|suite|subscription)\b",
     "tool_chosen": r"\b(have|has|had|already|just)\s+(been\s+)?(chosen|selected|bought|purchased"
     r"|signed|licensed|procured|acquired|picked|decided on|committed to|agreed on)\b"
-    r"|\b(signed|purchased|bought|licensed|procured)\b.{0,40}\b(licen[cs]es?|seats|contract"
-    r"|subscription|platform|software|deal)\b|\b(chose|picked|went with|are going with"
+    r"|\b(signed|purchased|bought|licensed|procured|paid for)\b.{0,60}\b(licen[cs]es?|seats"
+    r"|contract|subscription|platform|software|deal|agreement|order)\b"
+    r"|\b(licen[cs]es?|contract|subscription|platform|software|system|agreement)\b.{0,30}\b(are|is"
+    r"|were|was|has been|have been) (already )?(paid|bought|purchased|signed|procured|in place)\b"
+    r"|\badopt\w* (the|our|this) (new )?(platform|tool|system|software|crm|product)|\b(chose"
+    r"|picked|went with|are going with"
     r"|standardi[sz]\w+ on|decision (is|was) made)\b",
     "tool_will_fix": r"\b(system|platform|software|tool|crm|technology|salesforce|hubspot"
     r"|dynamics)\b.{0,40}\b(will|should|is going to)\s+(fix|solve|deliver|give us|provide"
     r"|transform|automatically|drive|ensure|sort out|take care)\b",
-    "strategy_first": r"\b(requirements?|strategy|process(es)? (design|mapping|redesign|review)"
+    "strategy_first": r"\b((listed|list|defined|define|agreed|wrote|write|set out|gathered|gather"
+    r"|mapped|map|worked out|work out) (what we need|our needs|the needs|needs|requirements)"
+    r"|compared (\w+ )?(suppliers|vendors|products|options|tools|systems)|(fitted|fits|scored) best"
+    r"|requirements?|strategy|process(es)? (design|mapping|redesign|review)"
     r"|customer journeys?|journey map\w*|business case|define (our|the)|objectives first"
     r"|before (we )?(select|choos|buy|pick|sign|commit)\w*|(select|choos|pick|shortlist)\w*"
     r" .{0,50}\b(after|once|based on|against|to fit)\b|vendor[- ]neutral|shortlist\w*|rfp"
     r"|evaluat\w+ (vendors|platforms|tools|options|products)|demos? against)\b",
-    "generic": r"\b(best practices?|industry standard|out[- ]of[- ]the[- ]box|off[- ]the[- ]shelf"
+    "generic": r"\b(adopt\w* (the|their|this) (\w+ ){0,2}(model|approach|programme|program"
+    r"|framework"
+    r"|playbook|method) (in full|wholesale|as is|as-is|unchanged)|used by (the )?(top|leading|big"
+    r"|biggest|other|larger)|modell?ed on|do what [\w.]+( and [\w.]+)? do(es)?|if it works for"
+    r"|best practices?|industry standard|out[- ]of[- ]the[- ]box|off[- ]the[- ]shelf"
     r"|copy\w*|replicat\w+|mirror\w*|emulat\w+|clone|templates?|playbook|same (approach|model"
     r"|processes|process|setup|set-up|way) as|what (works|worked|has worked) (for|at|in)"
     r"|(just )?like (amazon|apple|google|our competitors?|competitors?|our rivals?|the market"
@@ -123,14 +148,23 @@ _CUES: dict[str, str] = {
     r"|specific to (us|our)|unique to|why (customers|clients) (leave|churn|buy|stay))\b",
     "data_good": r"\b(data (quality|cleans\w*|clean[- ]?up|cleaning|audit|standards?|owners?"
     r"|stewards?|governance|validation|profil\w+|hygiene|dictionary|rules)|cleans\w+|de-?dup\w*"
-    r"|duplicates?|validat\w+|accuracy|accurate|completeness|consisten\w+|golden record"
+    r"|(merg|remov|match|fix|resolv)\w* (the |any |all )?duplicates?|duplicates? (\w+ )?(merged"
+    r"|removed|resolved|fixed|cleaned)|audit\w* (of )?(the )?(\w+ ){0,2}(records|data|accounts)"
+    r"|validat\w+|accuracy"
+    r"|accurate|completeness|consisten\w+|golden record"
     r"|master data|mdm|match(ing)? rules|mandatory fields?|data entry (rules|standards))\b",
-    "data_bad": r"\b(as[- ]is|unchanged|without (cleaning|checking|review\w*|cleans\w+)"
+    "data_bad": r"\b(as (they|it) (stands?|are|is)|exactly as (they|it) (are|is)"
+    r"|(tidy|clean|fix|sort)"
+    r"\w*( it| them)?( up)? as (we|they|people|users) (go|use)|later phase will|as[- ]is"
+    r"|unchanged|without (cleaning|checking|review\w*|cleans\w+)"
     r"|clean\w* (it |them |up )?later|fix\w* (it |the data )?later|lift[- ]and[- ]shift"
     r"|(import|load|migrat\w*|move|copy|bring|dump)\w* (over )?(all|every|everything|across all"
     r"|our existing|the existing|existing|the old)\b.{0,50}\b(as[- ]is|unchanged|straight|directly"
     r"|without|then|and (clean|fix|sort))|data is (fine|good enough|ok|clean|in good shape)"
     r"|no time (for|to) (clean|cleans)|(clean|cleans\w+) (is|are) (not|out of) (needed|scope))\b",
+    "data_move": r"\b(migrat\w+|import\w*|load\w*|transfer\w*|(mov|cop|bring|carr|port)\w*"
+    r" (it |them"
+    r" )?(over|across|into)|lift[- ]and[- ]shift)\b",
     "data_mention": r"\b(data|records?|contacts?|migrat\w+|import\w*|spreadsheets?|databases?"
     r"|fields)\b",
     "integration_good": r"\b(integrat\w+|interfaces?|apis?|connect(ed|ing|ors?|s)?|sync\w*"
@@ -140,7 +174,8 @@ _CUES: dict[str, str] = {
     "integration_bad": r"\b((stay|stays|remain|remains|kept|keep|run|be) (separate|apart"
     r"|independent|unconnected|disconnected|isolated)|stand[- ]?alone"
     r"|separate (system|database|tool|instance|crm)s?"
-    r"|silo\w*|(its|their) own (system|database|crm|tool|spreadsheet|instance)s?|no integration"
+    r"|silo\w*|(its|their) own ([\w-]+ ){0,2}(system|database|crm|tool|spreadsheet|instance|list)s?"
+    r"|no integration|out of scope:?.{0,30}\bintegrat\w+|(dealt with|handled|managed) separately"
     r"|integration\w* (is |are |will be )?(out of scope|deferred|later|not (needed|required"
     r"|in scope|planned))|re-?key\w*|manual(ly)? (export|import|cop|upload|transfer)\w*"
     r"|double[- ]entry|(won't|will not|do not|don't) (need to )?(connect|integrate|link))\b",
@@ -154,7 +189,10 @@ _CUES: dict[str, str] = {
     r" (budget|resources|headcount|teams?)|existing (staff|team|people|resources|teams) (will|can"
     r"|should)|absorb\w*|spare time|on top of (their|the|normal|day|existing)|alongside (their"
     r"|normal|day)|in addition to (their|normal|existing|current) (roles?|duties|jobs?|work)"
-    r"|volunteers?|best[- ]efforts?|as time (allows|permits)|when (they|people) (can|have time)"
+    r"|volunteers?|best[- ]efforts?|as (time|workload|capacity|diaries) (allows|permits)"
+    r"|in (your|their"
+    r"|our) own time|(does not|doesn't|do not|don't) have (a |any )?(dedicated |separate )?budget"
+    r"|no budget for|when (they|people) (can|have time)"
     r"|(zero|minimal|limited|no) budget|budget:?\s*(tbd|tbc|to be (confirmed|agreed|decided"
     r"|determined)|n/?a|none)|unfunded|free of charge|at no (extra )?cost|no[- ]cost)\b",
     "training": r"\b(training|coaching|onboarding|change management|enablement|workshops?)\b",
@@ -162,23 +200,36 @@ _CUES: dict[str, str] = {
     r" (project|implementation|delivery|upgrade)|system (implementation|installation|upgrade"
     r"|replacement|project)|software (implementation|installation|upgrade|project|rollout)"
     r"|install\w* (the )?(new )?(crm|system|software|platform)|on time and (on|within) budget"
-    r"|delivered on time)\b",
+    r"|delivered on time|end of (support|life)|(replace|replacing|replacement of) (the |our )?(old "
+    r"|legacy |current |existing )?(crm|system|database|platform)|(ict|it|technology|digital)"
+    r" strategy)\b",
     "business_word": r"\b(sales|marketing|service|claims|business|commercial|operations"
     r"|departments?|managers|users|front[- ]line|staff)\b",
     "business_passive": r"\b(consulted|kept informed|stakeholders?|attend\w* (uat|user acceptance|"
     r"training|demos?)|sign[- ]?off (on )?(the )?requirements|provide (their )?requirements"
     r"|as needed|when required|on request)\b",
-    "slogan": r"\b(customer is (king|everything|our top priority|at the heart)"
+    "slogan": rf"\b(({_PEOPLE}) (are |is )?at the (heart|centre|center) of|puts? ({_PEOPLE}) first"
+    rf"|({_PEOPLE}) (always )?come first|"
+    r"customer is (king|everything|our top priority|at the heart)"
     r"|customers? (always )?(come )?first|put(ting)? (the )?customers? first"
     r"|customers? at the (heart|centre|center)"
     r"|customer[- ]obsess\w*|customer[- ]first|customers are our (priority|top priority|focus))\b",
+    "exec_passive_any": r"\b((won't|will not|can't|cannot) be (joining|attending|involved)"
+    r"|(get|receive|see) a (short |brief )?(summary|update) at the end|(bonus\w*|incentives?"
+    r"|commission) (will )?(stay|remain|are unchanged|unchanged|continue to be)"
+    r"|(is|are) our (number one|top|first|no\.? ?1) priority)\b",
     "exec_passive": r"\b(management|leadership|the board|executives?|senior (team|leaders"
     r"|management)|directors|the ceo|the md|exec team)\b.{0,50}\b(kept informed|updated|informed"
     r"|briefed|copied|notified|in principle|endorse\w*|bless\w*|rubber[- ]stamp\w*|sign\w* off"
     r"|too busy|will not attend|won't attend|no time)\b"
     r"|\b(no|minimal|limited|little) (time|involvement|input|attendance"
     r"|availability) from (the )?(executives?|leadership|board|management"
-    r"|directors|senior)|\bdelegat\w+ (to|the (project|programme|program))",
+    r"|directors|senior)|\bdelegat\w+ (to|the (project|programme|program)|sponsorship|ownership"
+    r"|responsibility)|\bon delegation from|\b(receive|see|get|be sent) (a|an|the) (close-?out"
+    r"|closure"
+    r"|final|summary|end-of-project|closing) (report|update|note)"
+    r"|\bupdate at (project )?(close|closure"
+    r"|the end)",
     "exec_active": r"\b(ceo|md|managing director|chief executive|board|executive sponsor|sponsor"
     r"|coo|cco|leadership team|senior (team|leaders)|director)\b.{0,60}\b(chair\w*|attend\w*"
     r"|lead\w*|review\w*|use[sd]?|using|champion\w*|model\w*|visibl\w+|weekly|fortnightly|monthly"
@@ -189,15 +240,25 @@ _CUES: dict[str, str] = {
     "politics_bad": r"\b(each|every) (department|team|division|region|unit|business unit|bu"
     r"|country|brand|branch|office)\b.{0,40}\b(own|owns|keep|keeps|manage|manages|control"
     r"|controls|maintain|maintains|hold|holds|run|runs)\b.{0,20}\b(its|their) own\b"
-    r"|\b(dispute\w*|disagree\w*|argument\w*|tension\w*|conflict\w*|turf|tug[- ]of[- ]war"
+    r"|\b(?<!no )(?<!avoid )(?<!without )(dispute\w*|disagree\w*|argument\w*|tension\w*"
+    r"|conflict\w*|turf|tug[- ]of[- ]war"
     r"|fight\w*|rivalr\w+)\b.{0,40}\b(over|about|between|on|with)\b"
     r"|\bwho owns (the )?(customer|account|relationship|client|data|contact)s?\b.{0,60}\b(later"
     r"|tbd|tbc|to be (decided|agreed|resolved|confirmed|settled)|open|unresolved|not (yet )?"
-    r"(decided|agreed|settled))\b|\b(refuse\w*|won't|will not|reluctant|unwilling|not willing"
+    r"(decided|agreed|settled))\b|\b(refuse\w*|declin\w+|won't|will not|reluctant|unwilling"
+    r"|not willing"
     r"|do not want|don't want) to share\b"
     r"|\b(sales|marketing|service|branches|regions|brokers?|agents?|dealers?|account managers?)\b"
     r".{0,20}\b(own|owns|control|controls|keep|keeps)\b.{0,10}\b(the|their) (customers?|accounts?"
     r"|relationships?|clients?|contacts?)\b.{0,40}\b(while|but|and|whereas)\b",
+    "politics_more": r"\b((remain|stay)\w* with the (originating|owning|original|existing"
+    r"|introducing)"
+    r"|permission to (contact|approach|call|speak)|should not approach|who (leads|owns)\b.{0,60}"
+    r"\b(revisited|decided later|next year|tbc|tbd)|(not yet|yet to|cannot|can't|could not"
+    r"|couldn't) agree\w* (on )?who"
+    r" (leads"
+    r"|owns|handles|looks after)|case by case|(only|sole) point of contact|stay\w* with whichever"
+    r"|(its|their) own (\w+ ){0,2}(contact|customer|client|tenant|account) lists?)\b",
     "politics_good": r"\b(governance|(data|account|customer|record|contact) ownership (rules?"
     r"|polic\w+|model|agreed|agreement|is agreed|will be agreed)|single (owner|point of"
     r" accountability)|shared (definitions?|rules|customer records?|ownership|view)|steering"
@@ -212,11 +273,15 @@ _CUES: dict[str, str] = {
     r"|crm) team (will )?(remain|stay|continue)|run (and|&) (improve|maintain)|benefits? review"
     r"|year two|second year|thereafter|long[- ]term (ownership|support|owner)|permanent (team|role"
     r"|owner)|keep improving|every quarter after)\b",
-    "project_end": r"\b(project (will )?(close|closes|closed|end|ends|finish\w*|complete\w*"
+    "project_end": r"\b((project|programme|program) (is|will be) (complete|over|finished|closed)"
+    r"|(project|programme|program) (will )?(close|closes|closed|end|ends"
+    r"|finish\w*|complete\w*"
     r"|wrap\w* up|is done|is over)|disband\w*|(team|consultants?|contractors?) (will )?(return"
     r"|go back|roll off|be released|leave|move on)|hand\w* (it )?over (to (it|support|bau)) and"
     r" (close|move on)|job (is )?done|no further (budget|work|investment|changes)|mission"
-    r" accomplished|then (we are|we're) done|and (we are|we're) done)\b",
+    r" accomplished|then (we are|we're) done|and (we are|we're) done|no (configuration|development"
+    r"|change|further) budget|only (break[- ]fix|incident)|(team"
+    r"|project team) (then )?disbands?)\b",
     "golive": rf"\b({_GOLIVE}|go live|live|handover|complete|completion|delivered)\b",
 }
 _OWN = (
@@ -226,6 +291,7 @@ _OWN = (
 )
 _IT_WHO = (
     r"((?-i:\bIT\b|\bICT\b|\bI\.T\.)|\b(cio|cto|chief (information|technology|digital) officer"
+    r"|head of (infrastructure|it|ict|technology|digital|systems|applications|information)"
     r"|technology (team|department|function|group|director|division)|is department|information"
     r" (systems|services|technology)|systems team|infrastructure team|it services))"
 )
@@ -233,16 +299,29 @@ _BIZ_WHO = (
     r"\b(sales|marketing|service|customer (service|experience|operations)|commercial|operations"
     r"|coo|ceo|cco|cmo|cfo|chief (customer|executive|operating|commercial|marketing|revenue"
     r"|experience) officer|managing director|general manager|crmo|crm officer|vp|vice president"
-    r"|head of \w+|director of \w+|\w+ director|board member|executive sponsor|the business"
+    r"|head of (?!infrastructure|it\b|ict|technology|digital|systems|applications|information)\w+"
+    r"|director of \w+|(?<!it )(?<!ict )\w+ director|board member|executive sponsor|the business"
     r"|business (owner|lead|sponsor|units?))\b"
 )
 _NEAR = r"\W+(?:[\w'’-]+\W+){0,4}?"
 _BY = r"\s*(?:\bby\b|:|-|–)\W*(?:[\w'’-]+\W+){0,2}?"  # "led by", "Owner:", "Sponsor –"
 _CUES["owner_it"] = rf"{_IT_WHO}{_NEAR}{_OWN}|\b{_OWN}{_BY}{_IT_WHO}"
 _CUES["owner_business"] = rf"{_BIZ_WHO}{_NEAR}{_OWN}|\b{_OWN}{_BY}{_BIZ_WHO}"
+# "the ICT Service" or "IT Services team" is IT, whatever business word it contains.
+_IT_UNIT = re.compile(
+    rf"{_IT_WHO}(\s+(service|services|team|department|function|group|division|unit|applications))*",
+    re.I,
+)
 _COMPILED = {name: re.compile(rx, re.I) for name, rx in _CUES.items()}
 _LABEL = re.compile(r"^(?P<k>[A-Za-z][A-Za-z /&()-]{1,40}):\s+(?P<v>\S.*)$")
-_BULLET = re.compile(r"^\s*(?:[-*•–·]|\d{1,2}[.)]|[a-z][.)]|\(\w{1,3}\))\s+")
+_BULLET = re.compile(r"^\s*(?:[-*•–·]|\d{1,2}(?:\.\d{1,2})*[.)]?|[a-z][.)]|\(\w{1,3}\))\s+")
+_NUMBERED = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*[.)]?\s+")
+# A target is a figure with a direction or an end point, not any percentage (weights, splits).
+_CHANGE = re.compile(
+    r"(?i)\b(to|from|by|reduc\w+|increas\w+|rais\w+|cut\w*|lift\w*|grow\w*|improv\w+|reach\w*"
+    r"|target\w*|at least|under|below|above|over|up|down|halve|double|fewer|more than|less than)\b"
+    r"|→|->"
+)
 
 
 @dataclass
@@ -302,7 +381,11 @@ def clean_plan(plan: object) -> str:
 
 def cues_of(text: str) -> frozenset[str]:
     """The cue families a piece of text carries."""
-    found = {name for name, rx in _COMPILED.items() if rx.search(text)}
+    found = {name for name, rx in _COMPILED.items() if name != "owner_business" and rx.search(text)}
+    if "target" in found and not _CHANGE.search(text):
+        found.discard("target")
+    if _COMPILED["owner_business"].search(_IT_UNIT.sub(" IT ", text)):
+        found.add("owner_business")
     return frozenset(found)
 
 
@@ -335,7 +418,8 @@ def parse_plan(text: str) -> Plan:
             if len(re.findall(r"[A-Za-z]{2,}", part)) < 2:
                 continue
             heading = label.group("k") if label and n else item_section
-            context = f"{heading}: {part}" if heading and len(part.split()) <= 12 else part
+            # A short heading ("Objectives", "After go-live") says what its sentences are about.
+            context = f"{heading}: {part}" if heading and len(heading.split()) <= 5 else part
             sentences.append(PlanSentence(len(sentences), part, item_section, cues_of(context)))
     return Plan(text, sentences)
 
@@ -347,7 +431,8 @@ def _is_heading(raw: str, line: str) -> bool:
     if raw.lstrip().startswith("#") or (line.endswith(":") and len(line.split()) <= 8):
         return True
     words = line.split()
-    if _BULLET.match(raw) or ":" in line or len(words) > 4:
+    numbered = bool(_NUMBERED.match(raw))  # "2. Objectives" or "3.1 Background" is a heading
+    if (_BULLET.match(raw) and not numbered) or ":" in line or len(words) > 5:
         return False
     small = {"and", "of", "the", "for", "to", "in", "on", "a", "&", "/"}
     return all(w[0].isupper() or w.lower() in small or not w[0].isalpha() for w in words)
