@@ -117,21 +117,41 @@ def bench_in_process(requests: int, warmup: int) -> dict[str, Any]:
     return percentiles(samples)
 
 
+def bench_review(rounds: int = 3) -> dict[str, Any]:
+    """Time Advisor.review in this process over every labelled plan, after one warm pass."""
+    from advisor.chain import Advisor
+    from evals.review import SPLITS, load_plans
+
+    advisor = Advisor(get_settings())
+    advisor.warm()
+    plans = [p["plan"] for split in SPLITS for p in load_plans(split)]
+    for plan in plans:
+        advisor.review(plan)
+    samples = []
+    for _ in range(rounds):
+        for plan in plans:
+            t = time.perf_counter()
+            advisor.review(plan)
+            samples.append(time.perf_counter() - t)
+    return {**percentiles(samples), "plans": len(plans)}
+
+
 @click.command()
 @click.option("--requests", default=200, show_default=True, help="Timed requests per mode.")
 @click.option("--warmup", default=10, show_default=True, help="Untimed requests first.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/bench.json"))
 def main(requests: int, warmup: int, out: Path) -> None:
-    """Print p50/p95/p99 latency of /v1/ask over HTTP and of Advisor.ask in process."""
+    """Print p50/p95/p99 latency of /v1/ask over HTTP, Advisor.ask and Advisor.review."""
     results = {
         "in_process": bench_in_process(requests, warmup),
         "http": bench_http(requests, warmup),
+        "review": bench_review(),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     click.echo(f"{'mode':12} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    for mode in ("in_process", "http"):
+    for mode in ("in_process", "http", "review"):
         r = results[mode]
         click.echo(
             f"{mode:12} {r['n']:5d} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} "
