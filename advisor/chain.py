@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -43,7 +42,7 @@ from advisor.models import (
 from advisor.plan import clean_plan
 from advisor.retrieval import HybridSearcher, Retrieval, strip_injection
 from advisor.review import DESCRIPTIONS, PlanReviewer
-from advisor.text import STOPWORDS, content_terms, tokens
+from advisor.text import STOPWORDS, content_terms, printable, tokens
 
 MAX_QUESTION_CHARS = 4000
 MAX_COMMENT_CHARS = 2000
@@ -64,13 +63,7 @@ GENERATORS: dict[str, Callable[[Embedder, Settings], Generator]] = {
 
 def clean_question(question: Any) -> str:
     """Validate and normalise a question, or raise InvalidInputError."""
-    if not isinstance(question, str):
-        raise InvalidInputError("the question must be a string")
-    if "\x00" in question:
-        raise InvalidInputError("the question contains a NUL byte")
-    text = "".join(
-        ch for ch in question if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
-    )
+    text = printable(question, "question")
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise EmptyQuestionError("the question is empty")

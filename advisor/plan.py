@@ -9,10 +9,10 @@ structure (what comes first, what is missing).
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
-from advisor.errors import EmptyPlanError, InvalidInputError, PlanTooLongError, PlanTooShortError
+from advisor.errors import EmptyPlanError, PlanTooLongError, PlanTooShortError
+from advisor.text import printable, split_sentences
 
 MAX_PLAN_CHARS = 20_000
 MIN_PLAN_WORDS = 12
@@ -357,14 +357,8 @@ class Plan:
 
 def clean_plan(plan: object) -> str:
     """Validate a pasted plan and normalise its whitespace, or raise InvalidInputError."""
-    if not isinstance(plan, str):
-        raise InvalidInputError("the plan must be a string")
-    if "\x00" in plan:
-        raise InvalidInputError("the plan contains a NUL byte")
-    text = "".join(
-        ch for ch in plan if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
-    )
-    text = re.sub(r"[ \t]+", " ", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = printable(plan, "plan")
+    text = re.sub(r"[ \t]+", " ", text)  # printable() has already dropped carriage returns
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     if not text:
         raise EmptyPlanError("the plan is empty")
@@ -395,8 +389,6 @@ def parse_plan(text: str) -> Plan:
     Hard-wrapped lines are joined back into their paragraph or bullet first, since pasted
     emails and documents wrap mid-sentence.
     """
-    from advisor.text import split_sentences
-
     items: list[tuple[str, str]] = []  # (text, section)
     section, joinable = "", False
     for raw in text.split("\n"):

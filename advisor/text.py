@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -88,6 +89,19 @@ def names(text: str) -> set[str]:
             if m and m.group(0).lower() not in STOPWORDS and len(m.group(0)) > 1:
                 found.add(m.group(0))
     return found
+
+
+def printable(value: object, what: str) -> str:
+    """User text without control or format characters; InvalidInputError if not a string or NUL."""
+    from advisor.errors import InvalidInputError
+
+    if not isinstance(value, str):
+        raise InvalidInputError(f"the {what} must be a string")
+    if "\x00" in value:
+        raise InvalidInputError(f"the {what} contains a NUL byte")
+    return "".join(
+        ch for ch in value if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
+    )
 
 
 def split_sentences(text: str) -> list[str]:
