@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from advisor.compose import (
@@ -27,7 +28,10 @@ from advisor.errors import (
     QuestionTooLongError,
     TurnNotFoundError,
 )
+from advisor.grounding import SupportChecker
+from advisor.guard import Guard
 from advisor.index import Embedder, IndexSnapshot, make_embedder
+from advisor.llm import make_chat_model
 from advisor.memory import ConversationStore, check_conversation_id, make_store
 from advisor.models import (
     Answer,
@@ -40,9 +44,11 @@ from advisor.models import (
     Turn,
 )
 from advisor.plan import clean_plan
-from advisor.retrieval import HybridSearcher, Retrieval, strip_injection
-from advisor.review import DESCRIPTIONS, PlanReviewer
+from advisor.prompts import Prompts
+from advisor.retrieval import Hit, HybridSearcher, Retrieval, strip_injection
+from advisor.review import DESCRIPTIONS, PlanReviewer, render_review
 from advisor.text import STOPWORDS, content_terms, printable, tokens
+from advisor.writer import LLMWriter, Written
 
 MAX_QUESTION_CHARS = 4000
 MAX_COMMENT_CHARS = 2000
@@ -104,6 +110,32 @@ def condense(question: str, history: list[Turn]) -> str:
     return f"{question} (about: {' '.join(cased.get(w, w) for w in topic[:10])})"
 
 
+def _citation(n: int, hit: Hit) -> Citation:
+    """Citation [n] of a retrieved passage."""
+    meta = hit.passage.meta
+    return Citation(
+        n=n,
+        doc_id=hit.passage.doc_id,
+        title=str(meta.get("title", "")),
+        kind=meta.get("kind", "article"),
+        quote=hit.passage.text,
+        score=round(hit.similarity, 4),
+        passage_id=hit.passage.id,
+        section=str(meta.get("section", "")),
+        author=meta.get("author"),
+        publication=meta.get("publication"),
+        date=meta.get("date"),
+    )
+
+
+def _on_focus(text: str, state: dict[str, Any]) -> str:
+    """Name the plan-review finding a follow-up was read against, before the answer."""
+    focus: Finding | None = state.get("focus")
+    if focus is None:
+        return text
+    return f"On your plan's “{focus.title}” finding ({focus.severity}):\n\n{text}"
+
+
 class Advisor:
     """Ask questions of the CRM corpus, list its sources, read conversations."""
 
@@ -114,11 +146,14 @@ class Advisor:
         embedder: Embedder | None = None,
         generator: Generator | None = None,
         store: ConversationStore | None = None,
+        chat: BaseChatModel | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self._embedder = embedder
         self._generator = generator
         self._store = store
+        self._chat = chat
+        self._writer: LLMWriter | None = None
         self._snapshot: IndexSnapshot | None = None
         self._searcher: HybridSearcher | None = None
         self._lock = threading.Lock()
@@ -196,6 +231,34 @@ class Advisor:
                 self._generator = factory(embedder, self.settings)
             return self._generator
 
+    @property
+    def writer(self) -> LLMWriter | None:
+        """The LLM writer named by ``ADVISOR_LLM`` (or given as ``chat``); None without one."""
+        if self._writer is None:
+            chat = self._chat or make_chat_model(self.settings)
+            if chat is None:
+                return None
+            s = self.settings
+            checker = SupportChecker(self.embedder, threshold=s.guard_threshold)
+            guard = Guard(checker, s.guard, s.guard_min_supported)
+            with self._lock:
+                if self._writer is None:
+                    self._writer = LLMWriter(chat, guard, Prompts(s.prompts_dir), s)
+        return self._writer
+
+    def stats(self) -> dict[str, Any]:
+        """Which generator answers, and the LLM's counters (requests, fallbacks, guard)."""
+        writer = self.writer
+        if writer is None:
+            return {"generator": self.generator.name, "llm": None}
+        return {
+            "generator": self.generator.name,
+            "llm": writer.name,
+            "guard": self.settings.guard,
+            "cooling_down_s": round(writer.cooling_down(), 1),
+            **writer.stats.snapshot(),
+        }
+
     def close(self) -> None:
         """Release the store's connections (the index stays: Chroma shares it per process)."""
         close = getattr(self._store, "close", None)
@@ -209,16 +272,18 @@ class Advisor:
         if prepare is not None:
             prepare([p.text for p in searcher.snapshot.passages])
         self.reviewer.warm()
+        writer = self.writer
+        load = getattr(writer.chat, "warm", None) if writer else None
+        if load is not None:
+            load()  # an in-process model loads now, not on the first question
 
     # -- the chain ---------------------------------------------------------------------
     @property
     def chain(self) -> Runnable[dict[str, Any], dict[str, Any]]:
-        """condense | retrieve | compose, as LangChain Runnables over a state dict."""
+        """condense | retrieve, as LangChain Runnables over a state dict; writing follows."""
         if self._chain is None:
-            self._chain = (
-                RunnableLambda(self._condense_step, name="condense")
-                | RunnableLambda(self._retrieve_step, name="retrieve")
-                | RunnableLambda(self._compose_step, name="compose")
+            self._chain = RunnableLambda(self._condense_step, name="condense") | RunnableLambda(
+                self._retrieve_step, name="retrieve"
             )
         return self._chain
 
@@ -231,7 +296,7 @@ class Advisor:
             about = f"{focus.title}: {DESCRIPTIONS.get(focus.pattern, '')}"
             standalone = f"{state['question']} (about: {about})"
         else:
-            standalone = condense(state["question"], state["history"])
+            standalone = self._condense(state["question"], state["history"])
         return {
             **state,
             "standalone": standalone,
@@ -244,7 +309,15 @@ class Advisor:
         retrieval = self.searcher.search(state["standalone"], mode=state.get("mode", "hybrid"))
         return {**state, "retrieval": retrieval, "t_retrieve": time.perf_counter() - t}
 
-    def _compose_step(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _condense(self, question: str, history: list[Turn]) -> str:
+        writer = self.writer
+        if writer and self.settings.llm_condense and history and is_follow_up(question):
+            rewrite = writer.condense(question, history)
+            if rewrite:
+                return rewrite
+        return condense(question, history)
+
+    def _compose(self, state: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
         retrieval: Retrieval = state["retrieval"]
         composition = None
@@ -274,16 +347,11 @@ class Advisor:
         cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
         history = self.store.turns(cid, last=self.settings.history_turns) if conversation_id else []
         review = self._recent_review(cid, history)
+        _ = self.writer  # a misconfigured LLM backend is reported now, not mid-stream
         state = self.chain.invoke(
             {"question": text, "history": history, "mode": mode, "review": review}
         )
-        answer = self._answer(state, cid)
-        answer.timings.update(
-            condense=state["t_condense"],
-            retrieve=state["t_retrieve"],
-            compose=state["t_compose"],
-        )
-        return self._events(text, answer, started)
+        return self._events(text, state, cid, started)
 
     def _recent_review(self, cid: str, history: list[Turn]) -> Review | None:
         """The latest plan review among the recent turns, which follow-ups are read against."""
@@ -293,10 +361,36 @@ class Advisor:
         recent = [t.turn for t in history if t.turn in reviews]
         return reviews[recent[-1]] if recent else None
 
-    def _events(self, question: str, answer: Answer, started: float) -> Iterator[StreamEvent]:
-        yield StreamEvent(kind="citations", citations=answer.citations)
-        for piece in _PIECE.findall(answer.answer):
-            yield StreamEvent(kind="delta", text=piece)
+    def _events(
+        self, question: str, state: dict[str, Any], cid: str, started: float
+    ) -> Iterator[StreamEvent]:
+        retrieval: Retrieval = state["retrieval"]
+        query, _ = strip_injection(state["standalone"])
+        writer = self.writer
+        written: Written | None = None
+        if writer is not None and retrieval.passed_gate and query:
+            hits = retrieval.hits
+            consulted = [_citation(n, hit) for n, hit in enumerate(hits, start=1)]
+            yield StreamEvent(kind="citations", citations=consulted)
+            for event in writer.write(query, retrieval):
+                if event.kind == "done":
+                    written = event.written
+                else:
+                    yield StreamEvent(kind=event.kind, text=event.text)
+        if writer is not None and written is not None and written.text:
+            answer = self._written_answer(state, cid, written, writer)
+            answer.timings.update(write=written.seconds)
+        else:
+            state = self._compose(state)
+            answer = self._answer(state, cid)
+            answer.timings.update(compose=state["t_compose"])
+            if written is not None:
+                answer.guard, answer.fallback = written.guard, written.fallback
+                answer.timings.update(write=written.seconds)
+            yield StreamEvent(kind="citations", citations=answer.citations)
+            for piece in _PIECE.findall(answer.answer):
+                yield StreamEvent(kind="delta", text=piece)
+        answer.timings.update(condense=state["t_condense"], retrieve=state["t_retrieve"])
         # Stored last, so a turn exists only once its whole answer has been given.
         answer.turn = self.store.append(answer.conversation_id, question, answer)
         answer.timings["total"] = time.perf_counter() - started
@@ -317,29 +411,24 @@ class Advisor:
                 reason, text = "the question is an instruction, not a question", INSTRUCTION_REFUSAL
             return Answer(answer=text, answered=False, refusal_reason=reason, **base)
         text, order = render(composition)
-        focus: Finding | None = state.get("focus")
-        if focus is not None:
-            text = f"On your plan's “{focus.title}” finding ({focus.severity}):\n\n{text}"
-        citations = []
-        for n, hit_idx in enumerate(order, start=1):
-            hit = composition.hits[hit_idx]
-            meta = hit.passage.meta
-            citations.append(
-                Citation(
-                    n=n,
-                    doc_id=hit.passage.doc_id,
-                    title=str(meta.get("title", "")),
-                    kind=meta.get("kind", "article"),
-                    quote=hit.passage.text,
-                    score=round(hit.similarity, 4),
-                    passage_id=hit.passage.id,
-                    section=str(meta.get("section", "")),
-                    author=meta.get("author"),
-                    publication=meta.get("publication"),
-                    date=meta.get("date"),
-                )
-            )
-        return Answer(answer=text, answered=True, citations=citations, **base)
+        citations = [
+            _citation(n, composition.hits[hit_idx]) for n, hit_idx in enumerate(order, start=1)
+        ]
+        return Answer(answer=_on_focus(text, state), answered=True, citations=citations, **base)
+
+    def _written_answer(
+        self, state: dict[str, Any], cid: str, written: Written, writer: LLMWriter
+    ) -> Answer:
+        hits: list[Hit] = state["retrieval"].hits
+        return Answer(
+            answer=_on_focus(written.text, state),
+            answered=True,
+            conversation_id=cid,
+            standalone_question=state["standalone"],
+            citations=[_citation(n, hits[n - 1]) for n in sorted(written.cited)],
+            generator=writer.name,
+            guard=written.guard,
+        )
 
     def sources(self) -> list[SourceInfo]:
         """The corpus documents in the serving index, with metadata and passage counts."""
@@ -383,6 +472,12 @@ class Advisor:
         text = clean_plan(plan)
         cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
         review = self.reviewer.review(text, cid)
+        writer = self.writer
+        narrated = writer.narrate(review) if writer else None
+        if writer and narrated:
+            review.narrative, review.narrative_guard = narrated
+            review.narrative_by = writer.name
+            review.text = render_review(review)
         review.turn = self.store.append_review(cid, REVIEW_QUESTION + text, review)
         review.timings = {"total": time.perf_counter() - started}
         return review

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,7 +29,59 @@ class Settings(BaseSettings):
         None, description="Path of a sentence-transformers model; default the bundled MiniLM."
     )
     collection: str = Field("crm_corpus", description="Chroma collection name.")
-    generator: str = Field("extractive", description="Answer generator backend name.")
+    generator: str = Field(
+        "extractive", description="Offline answer generator; also the LLM's safety net."
+    )
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="The LLM prompt templates.")
+
+    llm: str = Field(
+        "none", description="LLM backend: none (extractive only), openai, anthropic, llamacpp."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Endpoint of the LLM API, e.g. http://localhost:11434/v1 for Ollama."
+    )
+    llm_model: str | None = Field(
+        None, description="Model name at the endpoint (ignored by llamacpp, which loads a file)."
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key for the LLM endpoint; local servers usually need none."
+    )
+    llm_model_path: Path | None = Field(
+        None, description="GGUF file for the in-process llamacpp backend."
+    )
+    llm_context: int = Field(4096, ge=512, le=131072, description="Context tokens (llamacpp).")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    llm_max_tokens: int = Field(400, ge=16, le=8192, description="Most tokens an LLM may write.")
+    llm_timeout: float = Field(
+        20.0, gt=0, le=600, description="Seconds one LLM request may take to connect and reply."
+    )
+    llm_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a failed LLM request before the first token."
+    )
+    llm_backoff: float = Field(
+        0.5, ge=0, le=30, description="First retry delay in seconds; it doubles each retry."
+    )
+    llm_deadline: float = Field(
+        45.0, gt=0, le=600, description="Seconds before an LLM answer is given up for extractive."
+    )
+    llm_cooldown: float = Field(
+        30.0, ge=0, le=3600, description="After an LLM failure, seconds to answer extractively."
+    )
+    llm_condense: bool = Field(
+        True, description="Let the LLM rewrite follow-ups into standalone questions."
+    )
+    guard: Literal["remove", "flag", "off"] = Field(
+        "remove", description="Grounding guard on LLM sentences: remove or flag unsupported ones."
+    )
+    guard_threshold: float = Field(
+        0.7, ge=0.0, le=1.0, description="Least support score for an LLM sentence to stand."
+    )
+    guard_min_supported: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Least share of supported LLM sentences; below it, the extractive answer.",
+    )
 
     chunk_size: int = Field(600, ge=100, le=4000, description="Max characters per passage.")
     k_dense: int = Field(12, ge=1, le=100, description="Candidates from dense search.")
@@ -79,6 +131,12 @@ class Settings(BaseSettings):
     )
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Base URL of the Slack Web API (tests use a fake)."
+    )
+    slack_update_interval: float = Field(
+        1.2,
+        ge=0.0,
+        le=30.0,
+        description="Least seconds between edits of a streaming Slack reply (rate limits).",
     )
 
     @field_validator("api_keys", "cors_origins", "embed_origins", mode="before")

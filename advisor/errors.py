@@ -16,6 +16,12 @@ class ConfigError(AdvisorError):
     code = "config-error"
 
 
+class PromptError(ConfigError):
+    """A prompt template is missing, or rendering it lacks a variable."""
+
+    code = "prompt-error"
+
+
 class CorpusError(AdvisorError):
     """One or more corpus files cannot be ingested; ``problems`` names each file and reason."""
 
@@ -54,6 +60,12 @@ class GenerationError(AdvisorError):
     """The answer generator failed."""
 
     code = "generation-error"
+
+
+class LLMError(GenerationError):
+    """The LLM backend failed, timed out or is cooling down; the extractive answer stands in."""
+
+    code = "llm-error"
 
 
 class StoreError(AdvisorError):

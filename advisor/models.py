@@ -23,6 +23,23 @@ class Citation(BaseModel):
     date: str | None = None
 
 
+class GuardReport(BaseModel):
+    """What the grounding guard found in an LLM's answer, and what it did about it."""
+
+    mode: Literal["remove", "flag", "off"]
+    stepped_in: bool = Field(
+        description="True when it removed or flagged a sentence, dropped a citation, "
+        "or replaced the answer with the extractive one."
+    )
+    sentences: int = Field(0, description="Sentences the model wrote.")
+    supported: int = Field(0, description="Of those, sentences its cited passages support.")
+    removed: int = 0
+    flagged: int = 0
+    dropped_citations: list[int] = Field(
+        default_factory=list, description="[n] markers that named no retrieved passage."
+    )
+
+
 class Answer(BaseModel):
     """An answer in the shared contract, plus a few fields for follow-ups and evals."""
 
@@ -32,8 +49,16 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     turn: int = 0
     standalone_question: str = ""
-    generator: str = "extractive"
+    generator: str = Field(
+        "extractive", description="What wrote the text: `extractive`, or the LLM backend:model."
+    )
     refusal_reason: str = Field("", description="Why the question was not answered, if so.")
+    guard: GuardReport | None = Field(
+        None, description="The grounding guard's report, when an LLM was asked to write."
+    )
+    fallback: str = Field(
+        "", description="Why the LLM's answer was replaced by the extractive one, if it was."
+    )
     timings: dict[str, float] = Field(default_factory=dict, exclude=True)
 
     def contract(self) -> dict[str, object]:
@@ -121,6 +146,11 @@ class Review(BaseModel):
     goal_rewrite: GoalRewrite | None = None
     citations: list[Citation] = Field(default_factory=list)
     text: str = Field("", description="The review as plain text, as stored in the conversation.")
+    narrative: str = Field(
+        "", description="An LLM's guarded narrative of the findings, with [n] citations, if any."
+    )
+    narrative_by: str = Field("", description="The LLM backend:model that wrote the narrative.")
+    narrative_guard: GuardReport | None = None
     timings: dict[str, float] = Field(default_factory=dict, exclude=True)
 
     def contract(self) -> dict[str, object]:
@@ -141,9 +171,13 @@ class Turn(BaseModel):
 
 
 class StreamEvent(BaseModel):
-    """One event of a streamed answer: the citations, a piece of text, or the whole answer."""
+    """One event of a streamed answer: citations, a piece of text, a reset, or the answer.
 
-    kind: Literal["citations", "delta", "answer"]
+    ``reset`` tells the client to drop the text streamed so far: the LLM's answer is being
+    replaced by the extractive one (the backend failed, or the guard rejected too much).
+    """
+
+    kind: Literal["citations", "delta", "reset", "answer"]
     citations: list[Citation] = Field(default_factory=list)
     text: str = ""
     answer: Answer | None = None

@@ -300,6 +300,8 @@ def _join(items: list[str]) -> str:
 def render_review(review: Review) -> str:
     """The review as plain text: summary, findings with evidence, why and fix, goal rewrite."""
     lines = [f"Plan review: readiness {review.readiness}/100 ({review.verdict})", review.summary]
+    if review.narrative:
+        lines += ["", f"In brief ({review.narrative_by}): {review.narrative}"]
     for i, f in enumerate(review.findings, start=1):
         lines += ["", f"{i}. {f.title} ({f.severity})"]
         if f.severity == "low":

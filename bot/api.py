@@ -109,7 +109,9 @@ def ask(body: AskRequest, advisor: AdvisorDep, response: Response) -> Answer:
     responses={
         200: {
             "description": "Server-sent events: `citations`, then `delta` pieces of the "
-            "answer text, then `answer` with the whole answer contract.",
+            "answer text, then `answer` with the whole answer contract. With an LLM, a "
+            "`reset` may come before the extractive answer's own `citations` and `delta`s: "
+            "drop the text so far.",
             "content": {"text/event-stream": {}},
         }
     },
@@ -168,9 +170,7 @@ def readyz(request: Request) -> JSONResponse:
     if reason:
         return problem("not-ready", reason, instance="/readyz")
     advisor: Advisor = request.app.state.advisor
-    return JSONResponse(
-        {"status": "ready", "index": advisor.generation, "generator": advisor.generator.name}
-    )
+    return JSONResponse({"status": "ready", "index": advisor.generation, **advisor.stats()})
 
 
 def server_timing(timings: dict[str, float]) -> str:
@@ -187,6 +187,8 @@ def encode_events(events: Iterator[StreamEvent]) -> Iterator[str]:
                 data = {"citations": [c.model_dump(mode="json") for c in event.citations]}
             elif event.kind == "delta":
                 data = {"text": event.text}
+            elif event.kind == "reset":
+                data = {}
             else:
                 assert event.answer is not None
                 data = event.answer.contract()

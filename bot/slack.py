@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -25,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from advisor.chain import Advisor
 from advisor.config import Settings
 from advisor.errors import AdvisorError, ConfigError, InvalidInputError
+from advisor.models import Answer
 from bot import slack_blocks as ui
 
 log = logging.getLogger("advisor.slack")
@@ -117,7 +119,7 @@ class Listeners:
                 review = self.advisor.review(_REVIEW.sub("", question, count=1), cid)
                 text, blocks = ui.review_fallback(review), ui.review_blocks(review)
             else:
-                answer = self.advisor.ask(question, cid)
+                answer = self._stream_into(client, channel, placeholder["ts"], question, cid)
                 text, blocks = ui.fallback_text(answer), ui.answer_blocks(answer)
             client.chat_update(channel=channel, ts=placeholder["ts"], text=text, blocks=blocks)
         except InvalidInputError as exc:
@@ -125,6 +127,26 @@ class Listeners:
         except Exception:
             log.exception("could not answer Slack event in %s", channel)
             self._say_sorry(client, channel, thread_ts, placeholder["ts"])
+
+    def _stream_into(
+        self, client: WebClient, channel: str, ts: str, question: str, cid: str
+    ) -> Answer:
+        """Answer, editing the placeholder as text arrives, at most once per interval."""
+        interval = self.advisor.settings.slack_update_interval
+        text, last, answer = "", time.monotonic(), None
+        for event in self.advisor.stream(question, cid):
+            if event.kind == "reset":
+                text = ""
+            elif event.kind == "delta":
+                text += event.text
+                # chat.update is rate-limited per message; intermediate edits can wait.
+                if time.monotonic() - last >= interval:
+                    client.chat_update(channel=channel, ts=ts, text=ui.streaming_text(text))
+                    last = time.monotonic()
+            elif event.kind == "answer":
+                answer = event.answer
+        assert answer is not None  # the stream always ends with its answer
+        return answer
 
     def _say_sorry(
         self, client: WebClient, channel: str, thread_ts: str | None, placeholder_ts: str

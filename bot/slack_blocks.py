@@ -149,6 +149,9 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[Block]:
         blocks = [section(":information_source: *My sources don't cover that.*")]
         blocks += _answer_sections(answer.answer)
     sources = source_blocks(answer.citations)
+    origin = provenance(answer)
+    if origin:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": origin}]})
     actions = [feedback_block(answer)]
     if shareable:
         actions[0]["elements"].append(
@@ -164,6 +167,27 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[Block]:
     if len(sources) > room:
         sources = [*sources[: room - 1], section("_More sources were cited than fit here._")]
     return [*blocks, *sources, *actions]
+
+
+def provenance(answer: Answer) -> str:
+    """A context line on who wrote an LLM-backed answer and what the guard did, else ""."""
+    if answer.fallback:
+        why = escape(answer.fallback)
+        return f"_Quoted from the sources: the AI-written answer was withdrawn ({why})._"
+    guard = answer.guard
+    if guard is None:
+        return ""
+    acts = [f"{guard.removed} unsupported sentence(s) removed"] if guard.removed else []
+    acts += [f"{guard.flagged} unverified sentence(s) flagged"] if guard.flagged else []
+    done = f" ({', '.join(acts)})" if acts else ""
+    return (
+        f"_Written by {escape(answer.generator)}; each sentence checked against its sources{done}._"
+    )
+
+
+def streaming_text(text: str) -> str:
+    """The text of a reply still being written, as the placeholder shows it."""
+    return escape(text[-3500:]) + " …"
 
 
 def fallback_text(answer: Answer) -> str:
@@ -198,6 +222,7 @@ def review_blocks(review: Review, *, shareable: bool = False) -> list[Block]:
         section(
             f"*Plan review: readiness {review.readiness}/100 ({review.verdict})*\n"
             f"{escape(review.summary)}"
+            + (f"\n_{escape(review.narrative)}_" if review.narrative else "")
         )
     ]
     serious = [f for f in review.findings if f.severity != "low"]

@@ -60,3 +60,22 @@ def corpus_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(PROJECT_ROOT / "corpus", target)
     return target
+
+
+@pytest.fixture(scope="session")
+def llm_url() -> Iterator[str]:
+    """A real llama.cpp server running Gemma 3 270M, shared by the session; its /v1 URL."""
+    from tests.llm_server import llama_server
+
+    with llama_server() as (url, _):
+        yield url
+
+
+@pytest.fixture
+def llm_settings(settings: Settings, llm_url: str) -> Settings:
+    """Settings that send answers through the real server's OpenAI-compatible API."""
+    from tests.llm_server import MODEL_ALIAS
+
+    return settings.model_copy(
+        update={"llm": "openai", "llm_base_url": llm_url, "llm_model": MODEL_ALIAS}
+    )

@@ -241,8 +241,25 @@
       node.appendChild(renderBody(answer.answer, uid));
       node.appendChild(renderCitations(answer.citations, uid));
     }
+    const origin = provenance(answer);
+    if (origin) node.appendChild(el("p", "provenance", origin));
     node.appendChild(renderFeedback(answer));
     node.dataset.turn = String(answer.turn);
+  }
+
+  // Which generator wrote the answer, and what the grounding guard did to it.
+  function provenance(answer) {
+    const g = answer.guard;
+    if (answer.fallback) {
+      return "Quoted from the sources: the AI-written answer was withdrawn (" + answer.fallback + ").";
+    }
+    if (!g) return "";
+    const acts = [];
+    if (g.removed) acts.push(`${g.removed} unsupported sentence${g.removed > 1 ? "s" : ""} removed`);
+    if (g.flagged) acts.push(`${g.flagged} unverified sentence${g.flagged > 1 ? "s" : ""} flagged`);
+    if (g.dropped_citations.length) acts.push("citations of sources not retrieved dropped");
+    return `Written by ${answer.generator}; every sentence checked against its sources` +
+      (acts.length ? ` (${acts.join(", ")}).` : ".");
   }
 
   function showError(node, text) {
@@ -266,6 +283,7 @@
     head.appendChild(meter);
     box.appendChild(head);
     box.appendChild(el("p", "summary", review.summary));
+    if (review.narrative) box.appendChild(el("p", "narrative", review.narrative));
     for (const f of review.findings) {
       const card = el("section", "finding " + f.severity);
       card.dataset.pattern = f.pattern;
@@ -400,7 +418,11 @@
     try {
       for await (const { event, data } of readEvents(response)) {
         if (event === "citations" && data.citations.length) {
+          for (const old of node.querySelectorAll(".sources")) old.remove();
           node.appendChild(renderCitations(data.citations, uid));
+        } else if (event === "reset") {
+          // The LLM's draft is withdrawn; the answer quoted from the sources follows.
+          stream.textContent = "";
         } else if (event === "delta") {
           stream.textContent += data.text;
           scrollDown();

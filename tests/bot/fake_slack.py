@@ -62,7 +62,9 @@ class FakeSlack:
     def _reply(self, path: str, args: dict[str, Any]) -> tuple[int, Any]:
         method = path.rsplit("/", 1)[-1]
         with self._lock:
-            self.calls.append({"path": path, "method": method, "args": args})
+            self.calls.append(
+                {"path": path, "method": method, "args": args, "at": time.monotonic()}
+            )
             queued = self.script.get(method)
             if queued:
                 return queued.pop(0)
