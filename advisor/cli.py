@@ -34,8 +34,25 @@ def _advisor() -> Any:
 
 
 def format_answer(answer: Answer) -> str:
-    """Human-readable answer with a numbered source list."""
-    return "\n".join([answer.answer, *_source_lines(answer.citations)])
+    """Human-readable answer with a numbered source list (and who wrote it, with an LLM)."""
+    return "\n".join([answer.answer, *_origin(answer), *_source_lines(answer.citations)])
+
+
+def _origin(answer: Answer) -> list[str]:
+    guard = answer.guard
+    if answer.fallback:
+        return [
+            "",
+            f"(Quoted from the sources: the LLM's answer was withdrawn: {answer.fallback}.)",
+        ]
+    if guard is None:
+        return []
+    return [
+        "",
+        f"(Written by {answer.generator}; guard {guard.mode}: {guard.supported} of "
+        f"{guard.sentences} sentences supported, {guard.removed} removed, "
+        f"{guard.flagged} flagged.)",
+    ]
 
 
 def format_review(review: Review) -> str:
@@ -192,12 +209,22 @@ def sources(as_json: bool) -> None:
 
 
 @main.command(name="eval")
-@click.option("--generator", default=None, help="Answer generator to evaluate (default: settings).")
+@click.option(
+    "--generator",
+    default=None,
+    help="extractive, or an LLM backend (openai, anthropic, llamacpp); default: settings.",
+)
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("reports/eval"), show_default=True
 )
 @click.option("--gate", is_flag=True, help="Exit 1 if any metric falls past its floor.")
-def eval_command(generator: str | None, out: Path, gate: bool) -> None:
+@click.option(
+    "--guard",
+    type=click.Choice(["remove", "flag", "off"]),
+    default=None,
+    help="Grounding guard mode for LLM generators (default: settings).",
+)
+def eval_command(generator: str | None, out: Path, gate: bool, guard: str | None) -> None:
     """Run the golden set offline; write report.json, report.md and chart.png."""
     from advisor.index import ingest as run_ingest
     from evals.run import run
@@ -205,7 +232,7 @@ def eval_command(generator: str | None, out: Path, gate: bool) -> None:
     settings = get_settings()
     try:
         run_ingest(settings)  # a no-op when the index is current
-        _, failed = run(settings, out, generator=generator)
+        _, failed = run(settings, out, generator=generator, guard=guard)
     except AdvisorError as exc:
         _fail(exc)
         return

@@ -88,6 +88,11 @@ def write_report(result: Any, thresholds: dict[str, Any], failed: list[str], out
                 f"| {name} | {_fmt(result.metrics.get(name))} | {floor} | {target} | {status} |"
             )
         lines.append("")
+    llm = sorted(n for n in result.metrics if n.startswith(("llm_", "guard_", "latency_write")))
+    if llm:
+        lines += ["## LLM and grounding guard", "", "| metric | actual |", "| --- | --- |"]
+        lines += [f"| {name} | {_fmt(result.metrics[name])} |" for name in llm]
+        lines.append("")
     lines += ["## Retrieval modes", "", "| mode | hit@1 | hit@5 | MRR | context precision |"]
     lines.append("| --- | --- | --- | --- | --- |")
     for mode, vals in result.modes.items():

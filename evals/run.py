@@ -17,6 +17,7 @@ from advisor.chain import Advisor
 from advisor.compose import Composition, Generator, Segment
 from advisor.config import Settings
 from advisor.grounding import SupportChecker, cited_sentences
+from advisor.llm import CHAT_MODELS
 from advisor.models import Answer
 from advisor.retrieval import Retrieval
 from advisor.text import names, numbers, split_sentences
@@ -133,11 +134,16 @@ def evaluate(advisor: Advisor, cases: list[dict[str, Any]], checker: SupportChec
     mt_hits: list[float] = []
     mt_cov: list[float] = []
     timings: dict[str, list[float]] = {"retrieve": [], "compose": [], "total": []}
+    llm_answers: list[Answer] = []
+    if advisor.writer is not None:
+        timings["write"] = []
 
     def ask(question: str, cid: str | None = None) -> Answer:
         answer = advisor.ask(question, cid)
         for k in timings:
             timings[k].append(answer.timings.get(k, 0.0) * 1000)
+        if answer.guard is not None or answer.fallback:
+            llm_answers.append(answer)
         if answer.answered:
             by_n = {c.n: c.quote for c in answer.citations}
             for sentence, ns in cited_sentences(answer.answer):
@@ -214,6 +220,8 @@ def evaluate(advisor: Advisor, cases: list[dict[str, Any]], checker: SupportChec
     for stage, values in timings.items():
         metrics[f"latency_{stage}_p50_ms"] = m.percentile(values, 50)
         metrics[f"latency_{stage}_p95_ms"] = m.percentile(values, 95)
+    if advisor.writer is not None:
+        metrics.update(llm_metrics(llm_answers))
     review_metrics, review_rows = evaluate_reviews(advisor)
     metrics.update(review_metrics)
     counts = {t: sum(1 for c in cases if c["type"] == t) for t in sorted(CASE_TYPES)}
@@ -223,10 +231,40 @@ def evaluate(advisor: Advisor, cases: list[dict[str, Any]], checker: SupportChec
         modes,
         details,
         counts,
-        advisor.generator.name,
+        _generator_label(advisor),
         time.perf_counter() - started,
         review_rows,
     )
+
+
+def _generator_label(advisor: Advisor) -> str:
+    writer = advisor.writer
+    if writer is None:
+        return advisor.generator.name
+    return f"{writer.name} (guard {advisor.settings.guard}, falling back to extractive)"
+
+
+def llm_metrics(answers: list[Answer]) -> dict[str, float]:
+    """How often the LLM's text reached the user, and what the guard did on the way."""
+    guarded = [a.guard for a in answers if a.guard is not None]
+    written = sum(1 for a in answers if a.answered and not a.fallback)
+    sentences = sum(g.sentences for g in guarded)
+    return {
+        "llm_attempts": float(len(answers)),
+        "llm_written_share": written / len(answers) if answers else float("nan"),
+        "llm_fallback_share": sum(1 for a in answers if a.fallback) / len(answers)
+        if answers
+        else float("nan"),
+        "llm_backend_failures": float(
+            sum(1 for a in answers if a.fallback.startswith("the LLM backend"))
+        ),
+        "guard_stepped_in_share": sum(g.stepped_in for g in guarded) / len(guarded)
+        if guarded
+        else float("nan"),
+        "guard_sentences": float(sentences),
+        "guard_sentences_removed": float(sum(g.removed for g in guarded)),
+        "guard_sentences_flagged": float(sum(g.flagged for g in guarded)),
+    }
 
 
 def support_auroc(
@@ -263,14 +301,19 @@ def run(
     out: Path,
     generator: str | None = None,
     sabotage: str | None = None,
+    guard: str | None = None,
     cases: list[dict[str, Any]] | None = None,
     embedder: Any = None,
 ) -> tuple[EvalResult, list[str]]:
     """Evaluate, write report.json, report.md and chart.png; return result and gate failures."""
     from evals.report import write_report
 
-    if generator:
-        settings = settings.model_copy(update={"generator": generator})
+    if generator in CHAT_MODELS:
+        settings = settings.model_copy(update={"llm": generator})
+    elif generator:
+        settings = settings.model_copy(update={"generator": generator, "llm": "none"})
+    if guard:
+        settings = settings.model_copy(update={"guard": guard})
     with tempfile.TemporaryDirectory() as tmp:
         advisor = Advisor(eval_settings(settings, Path(tmp)), embedder=embedder)
         if sabotage:

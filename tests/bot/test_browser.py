@@ -231,3 +231,32 @@ def test_review_a_plan_view(browser, serve: Serve, advisor: Advisor) -> None:  #
         )
         assert errors == []
         page.close()
+
+
+def test_the_page_shows_who_wrote_an_answer_and_replaces_a_withdrawn_draft(  # type: ignore[no-untyped-def]
+    browser, serve: Serve, settings, embedder
+) -> None:
+    from advisor.text import split_sentences
+    from tests.advisor.fake_chat import ScriptedChat
+
+    question = "Why do CRM projects fail?"
+    hits = Advisor(settings, embedder=embedder).searcher.search(question).hits
+    good = next(s for s in split_sentences(hits[0].passage.text) if len(s.split()) >= 8)
+    supported = f"{good} [1]"
+    withdrawn = f"{good} [1] CRM fails because of sunspots. [2] Vendors are to blame. [3]"
+    chat = ScriptedChat(replies=[supported, withdrawn], delay=0.02)
+    with serve(advisor=Advisor(settings, embedder=embedder, chat=chat)) as url:
+        page = browser.new_page()
+        page.add_init_script(WATCH_STREAM)
+        page.goto(url)
+        first = ask(page, question, 1)
+        origin = first.locator(".provenance").inner_text()
+        assert origin.startswith("Written by fake:scripted; every sentence checked")
+        assert good in first.inner_text()
+        second = ask(page, question, 2)
+        text = second.inner_text()
+        assert "Quoted from the sources" in second.locator(".provenance").inner_text()
+        assert "sunspots" not in text and "What the sources say" in text
+        # The withdrawn draft's passages list is replaced, not shown twice.
+        assert second.locator(".sources").count() == 1
+        page.close()
