@@ -12,20 +12,16 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from advisor.answers import citation, extractive_answer, written_answer
 from advisor.compose import (
-    INSTRUCTION_REFUSAL,
-    REFUSAL,
     ExtractiveComposer,
     Generator,
-    render,
 )
 from advisor.config import Settings, get_settings
 from advisor.errors import (
     ConfigError,
     ConversationNotFoundError,
-    EmptyQuestionError,
     InvalidInputError,
-    QuestionTooLongError,
     TurnNotFoundError,
 )
 from advisor.grounding import SupportChecker
@@ -35,9 +31,7 @@ from advisor.llm import make_chat_model
 from advisor.memory import ConversationStore, check_conversation_id, make_store
 from advisor.models import (
     Answer,
-    Citation,
     Feedback,
-    Finding,
     Review,
     SourceInfo,
     StreamEvent,
@@ -45,95 +39,18 @@ from advisor.models import (
 )
 from advisor.plan import clean_plan
 from advisor.prompts import Prompts
-from advisor.retrieval import Hit, HybridSearcher, Retrieval, strip_injection
+from advisor.questions import clean_question, condense, is_follow_up
+from advisor.retrieval import HybridSearcher, Retrieval, strip_injection
 from advisor.review import DESCRIPTIONS, PlanReviewer, render_review
-from advisor.text import STOPWORDS, content_terms, printable, tokens
 from advisor.writer import LLMWriter, Written
 
-MAX_QUESTION_CHARS = 4000
 MAX_COMMENT_CHARS = 2000
 REVIEW_QUESTION = "Review this CRM plan:\n"
 _PIECE = re.compile(r"[^\n]*\n|[^\n]+")  # the answer's lines, newlines kept
-_ANAPHOR = re.compile(
-    r"(?i)\b(that|this|it|its|they|them|their|those|these|he|she|him|her|there|such|"
-    r"the same|the former|the latter)\b"
-)
-_CONTINUATION = re.compile(r"(?i)^\s*(and|or|but|so|also|what about|how about|then|why not)\b")
-_QUESTION_WORDS = frozenset("what why how who whom which when where does do is are can".split())
-
 GENERATORS: dict[str, Callable[[Embedder, Settings], Generator]] = {
     "extractive": lambda embedder, settings: ExtractiveComposer(embedder, settings),
 }
-"""Answer generators by name; the LLM backends register here the same way."""
-
-
-def clean_question(question: Any) -> str:
-    """Validate and normalise a question, or raise InvalidInputError."""
-    text = printable(question, "question")
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        raise EmptyQuestionError("the question is empty")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionTooLongError(
-            f"the question is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}"
-        )
-    return text
-
-
-def is_follow_up(question: str) -> bool:
-    """True when a question leans on earlier turns (pronouns, 'what about', few words)."""
-    return bool(
-        _ANAPHOR.search(question)
-        or _CONTINUATION.match(question)
-        or len(content_terms(question)) <= 2
-    )
-
-
-def condense(question: str, history: list[Turn]) -> str:
-    """Rewrite a follow-up into a standalone query using the previous turn's topic."""
-    if not history or not is_follow_up(question):
-        return question
-    previous = history[-1].standalone_question or history[-1].question
-    mine = set(content_terms(question))
-    topic: list[str] = []
-    for word in tokens(previous):
-        if word in STOPWORDS or word in _QUESTION_WORDS or len(word) < 2:
-            continue
-        if content_terms(word) and content_terms(word)[0] in mine:
-            continue
-        if word not in topic:
-            topic.append(word)
-    if not topic:
-        return question
-    # Keep the user's casing of the topic words (CRMO, CIO) as they were written.
-    cased = {w.lower(): w for w in re.findall(r"[A-Za-z0-9'’]+", previous)}
-    return f"{question} (about: {' '.join(cased.get(w, w) for w in topic[:10])})"
-
-
-def _citation(n: int, hit: Hit) -> Citation:
-    """Citation [n] of a retrieved passage."""
-    meta = hit.passage.meta
-    return Citation(
-        n=n,
-        doc_id=hit.passage.doc_id,
-        title=str(meta.get("title", "")),
-        kind=meta.get("kind", "article"),
-        quote=hit.passage.text,
-        score=round(hit.similarity, 4),
-        passage_id=hit.passage.id,
-        section=str(meta.get("section", "")),
-        author=meta.get("author"),
-        publication=meta.get("publication"),
-        date=meta.get("date"),
-    )
-
-
-def _on_focus(text: str, state: dict[str, Any]) -> str:
-    """Name the plan-review finding a follow-up was read against, before the answer."""
-    focus: Finding | None = state.get("focus")
-    if focus is None:
-        return text
-    return f"On your plan's “{focus.title}” finding ({focus.severity}):\n\n{text}"
+"""Offline answer generators by name; LLM backends are ``advisor.llm.CHAT_MODELS``."""
 
 
 class Advisor:
@@ -370,7 +287,7 @@ class Advisor:
         written: Written | None = None
         if writer is not None and retrieval.passed_gate and query:
             hits = retrieval.hits
-            consulted = [_citation(n, hit) for n, hit in enumerate(hits, start=1)]
+            consulted = [citation(n, hit) for n, hit in enumerate(hits, start=1)]
             yield StreamEvent(kind="citations", citations=consulted)
             for event in writer.write(query, retrieval):
                 if event.kind == "done":
@@ -378,11 +295,11 @@ class Advisor:
                 else:
                     yield StreamEvent(kind=event.kind, text=event.text)
         if writer is not None and written is not None and written.text:
-            answer = self._written_answer(state, cid, written, writer)
+            answer = written_answer(state, cid, written, writer.name)
             answer.timings.update(write=written.seconds)
         else:
             state = self._compose(state)
-            answer = self._answer(state, cid)
+            answer = extractive_answer(state, cid, self.generator.name)
             answer.timings.update(compose=state["t_compose"])
             if written is not None:
                 answer.guard, answer.fallback = written.guard, written.fallback
@@ -395,40 +312,6 @@ class Advisor:
         answer.turn = self.store.append(answer.conversation_id, question, answer)
         answer.timings["total"] = time.perf_counter() - started
         yield StreamEvent(kind="answer", answer=answer)
-
-    def _answer(self, state: dict[str, Any], cid: str) -> Answer:
-        retrieval: Retrieval = state["retrieval"]
-        composition = state["composition"]
-        base = {
-            "conversation_id": cid,
-            "standalone_question": state["standalone"],
-            "generator": self.generator.name,
-        }
-        if composition is None or composition.empty:
-            reason = retrieval.reason or "no sentence of the passages answers it closely enough"
-            text = REFUSAL
-            if not strip_injection(state["standalone"])[0]:
-                reason, text = "the question is an instruction, not a question", INSTRUCTION_REFUSAL
-            return Answer(answer=text, answered=False, refusal_reason=reason, **base)
-        text, order = render(composition)
-        citations = [
-            _citation(n, composition.hits[hit_idx]) for n, hit_idx in enumerate(order, start=1)
-        ]
-        return Answer(answer=_on_focus(text, state), answered=True, citations=citations, **base)
-
-    def _written_answer(
-        self, state: dict[str, Any], cid: str, written: Written, writer: LLMWriter
-    ) -> Answer:
-        hits: list[Hit] = state["retrieval"].hits
-        return Answer(
-            answer=_on_focus(written.text, state),
-            answered=True,
-            conversation_id=cid,
-            standalone_question=state["standalone"],
-            citations=[_citation(n, hits[n - 1]) for n in sorted(written.cited)],
-            generator=writer.name,
-            guard=written.guard,
-        )
 
     def sources(self) -> list[SourceInfo]:
         """The corpus documents in the serving index, with metadata and passage counts."""

@@ -223,10 +223,16 @@ class LLMWriter:
                     break
             else:
                 yield from handle(splitter.flush())
-        except LLMError as exc:
+        except Exception as exc:
+            reason = str(exc)
+            if not isinstance(exc, LLMError):
+                # A fault of ours (a broken prompt file, say) must not cost the user an answer.
+                log.exception("the LLM writer failed")
+                self.stats.add("fallback_internal")
+                reason = f"the LLM writer failed ({type(exc).__name__})"
             if shown:
                 yield WriterEvent("reset")
-            yield WriterEvent("done", written=self._finish(guard, started, fallback=str(exc)))
+            yield WriterEvent("done", written=self._finish(guard, started, fallback=reason))
             return
         reason = guard.too_little()
         if declined(" ".join(raw)) and not guard.checked:
@@ -263,6 +269,16 @@ class LLMWriter:
         """A guarded narrative of a plan review, or None when the model fails or strays."""
         if not review.findings or not review.citations:
             return None
+        try:
+            return self._narrate(review)
+        except LLMError:
+            return None
+        except Exception:
+            log.exception("the LLM writer failed on a plan review")
+            self.stats.add("fallback_internal")
+            return None
+
+    def _narrate(self, review: Review) -> tuple[str, GuardReport] | None:
         quoted = {c.n: quote_passage(c.quote) for c in review.citations}
         findings = "\n".join(
             f"- {f.title} ({f.severity}): {f.why} What to do: {f.fix}" for f in review.findings[:5]
@@ -281,10 +297,7 @@ class LLMWriter:
             ),
         ]
         self.stats.add("requests")
-        try:
-            reply = self.complete(messages, self.settings.llm_deadline)
-        except LLMError:
-            return None
+        reply = self.complete(messages, self.settings.llm_deadline)
         guard = self.guard.fresh()
         splitter = SentenceSplitter()
         for sentence in [*splitter.feed(reply), *splitter.flush()]:
@@ -300,15 +313,22 @@ class LLMWriter:
     # -- follow-ups --------------------------------------------------------------------
     def condense(self, question: str, history: list[Turn]) -> str | None:
         """The follow-up rewritten as a standalone question, or None to keep the rules' one."""
+        try:
+            return self._condense(question, history)
+        except LLMError:
+            return None
+        except Exception:
+            log.exception("the LLM writer failed to condense a follow-up")
+            self.stats.add("fallback_internal")
+            return None
+
+    def _condense(self, question: str, history: list[Turn]) -> str | None:
         lines = []
         for turn in history[-3:]:
             lines.append(f"User: {html.escape(turn.question, quote=False)}")
             lines.append(f"Advisor: {html.escape(turn.answer.answer[:600], quote=False)}")
         prompt = self.prompts.render("condense", history="\n".join(lines), question=question)
-        try:
-            reply = self.complete([HumanMessage(prompt)], min(self.settings.llm_timeout, 15.0))
-        except LLMError:
-            return None
+        reply = self.complete([HumanMessage(prompt)], min(self.settings.llm_timeout, 15.0))
         rewrite = strip_injection(reply.splitlines()[0].strip(" \"'“”") if reply else "")[0]
         context = set(content_terms(question + " " + (history[-1].question if history else "")))
         # A rewrite that drifts off both the follow-up and the last question is worse than none.

@@ -6,12 +6,13 @@ import re
 
 import pytest
 
-from advisor.chain import Advisor, clean_question, condense, is_follow_up
+from advisor.chain import Advisor
 from advisor.compose import ADVICE_HEADING, EVIDENCE_HEADING
 from advisor.config import PROJECT_ROOT
 from advisor.corpus import load_corpus, split_document
 from advisor.errors import InvalidInputError
 from advisor.models import Answer, Turn
+from advisor.questions import clean_question, condense, is_follow_up
 
 QUESTIONS = [
     "Why is our CRM plan too broad?",

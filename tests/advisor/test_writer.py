@@ -258,3 +258,13 @@ def test_the_answer_contract_names_generator_and_guard(settings, embedder, guard
     body = answer.contract()
     assert body["generator"] == "fake:scripted" and body["fallback"] == ""
     assert body["guard"]["mode"] == guard and body["guard"]["sentences"] == 1
+
+
+def test_a_broken_prompt_file_still_leaves_the_user_an_answer(settings, embedder, tmp_path):
+    (tmp_path / "system.md").write_text("You are ${role}.", encoding="utf-8")
+    chat = ScriptedChat(replies=["unused"])
+    advisor = make(settings, embedder, chat, prompts_dir=tmp_path)
+    answer = advisor.ask(QUESTION)
+    assert answer.answered and answer.generator == "extractive"
+    assert answer.fallback == "the LLM writer failed (PromptError)"
+    assert advisor.stats()["fallback_internal"] == 1 and not chat.received

@@ -1,0 +1,70 @@
+"""Answers: the Answer contract built from an extractive composition or an LLM's text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor.compose import INSTRUCTION_REFUSAL, REFUSAL, render
+from advisor.models import Answer, Citation, Finding
+from advisor.retrieval import Hit, Retrieval, strip_injection
+from advisor.writer import Written
+
+
+def citation(n: int, hit: Hit) -> Citation:
+    """Citation [n] of a retrieved passage."""
+    meta = hit.passage.meta
+    return Citation(
+        n=n,
+        doc_id=hit.passage.doc_id,
+        title=str(meta.get("title", "")),
+        kind=meta.get("kind", "article"),
+        quote=hit.passage.text,
+        score=round(hit.similarity, 4),
+        passage_id=hit.passage.id,
+        section=str(meta.get("section", "")),
+        author=meta.get("author"),
+        publication=meta.get("publication"),
+        date=meta.get("date"),
+    )
+
+
+def on_focus(text: str, state: dict[str, Any]) -> str:
+    """Name the plan-review finding a follow-up was read against, before the answer."""
+    focus: Finding | None = state.get("focus")
+    if focus is None:
+        return text
+    return f"On your plan's “{focus.title}” finding ({focus.severity}):\n\n{text}"
+
+
+def extractive_answer(state: dict[str, Any], cid: str, generator: str) -> Answer:
+    """The Answer for a composed (or empty) extractive composition."""
+    retrieval: Retrieval = state["retrieval"]
+    composition = state["composition"]
+    base = {
+        "conversation_id": cid,
+        "standalone_question": state["standalone"],
+        "generator": generator,
+    }
+    if composition is None or composition.empty:
+        reason = retrieval.reason or "no sentence of the passages answers it closely enough"
+        text = REFUSAL
+        if not strip_injection(state["standalone"])[0]:
+            reason, text = "the question is an instruction, not a question", INSTRUCTION_REFUSAL
+        return Answer(answer=text, answered=False, refusal_reason=reason, **base)
+    text, order = render(composition)
+    citations = [citation(n, composition.hits[hit_idx]) for n, hit_idx in enumerate(order, start=1)]
+    return Answer(answer=on_focus(text, state), answered=True, citations=citations, **base)
+
+
+def written_answer(state: dict[str, Any], cid: str, written: Written, generator: str) -> Answer:
+    """The Answer for an LLM's guarded text."""
+    hits: list[Hit] = state["retrieval"].hits
+    return Answer(
+        answer=on_focus(written.text, state),
+        answered=True,
+        conversation_id=cid,
+        standalone_question=state["standalone"],
+        citations=[citation(n, hits[n - 1]) for n in sorted(written.cited)],
+        generator=generator,
+        guard=written.guard,
+    )
