@@ -224,7 +224,16 @@ def sources(as_json: bool) -> None:
     default=None,
     help="Grounding guard mode for LLM generators (default: settings).",
 )
-def eval_command(generator: str | None, out: Path, gate: bool, guard: str | None) -> None:
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run only N of the golden cases, spread over the set, without plan reviews "
+    "(for slow LLM backends; the gate then reports the missing review metrics).",
+)
+def eval_command(
+    generator: str | None, out: Path, gate: bool, guard: str | None, sample: int | None
+) -> None:
     """Run the golden set offline; write report.json, report.md and chart.png."""
     from advisor.index import ingest as run_ingest
     from evals.run import run
@@ -232,7 +241,7 @@ def eval_command(generator: str | None, out: Path, gate: bool, guard: str | None
     settings = get_settings()
     try:
         run_ingest(settings)  # a no-op when the index is current
-        _, failed = run(settings, out, generator=generator, guard=guard)
+        _, failed = run(settings, out, generator=generator, guard=guard, sample=sample)
     except AdvisorError as exc:
         _fail(exc)
         return

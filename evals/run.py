@@ -101,7 +101,12 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def evaluate(advisor: Advisor, cases: list[dict[str, Any]], checker: SupportChecker) -> EvalResult:
+def evaluate(
+    advisor: Advisor,
+    cases: list[dict[str, Any]],
+    checker: SupportChecker,
+    reviews: bool = True,
+) -> EvalResult:
     """Run every case through the advisor and compute the metrics."""
     started = time.perf_counter()
     answerable = [c for c in cases if c["type"] == "answerable"]
@@ -222,8 +227,10 @@ def evaluate(advisor: Advisor, cases: list[dict[str, Any]], checker: SupportChec
         metrics[f"latency_{stage}_p95_ms"] = m.percentile(values, 95)
     if advisor.writer is not None:
         metrics.update(llm_metrics(llm_answers))
-    review_metrics, review_rows = evaluate_reviews(advisor)
-    metrics.update(review_metrics)
+    review_rows: list[dict[str, Any]] = []
+    if reviews:
+        review_metrics, review_rows = evaluate_reviews(advisor)
+        metrics.update(review_metrics)
     counts = {t: sum(1 for c in cases if c["type"] == t) for t in sorted(CASE_TYPES)}
     counts["answer_sentences"] = len(grounded)
     return EvalResult(
@@ -302,6 +309,7 @@ def run(
     generator: str | None = None,
     sabotage: str | None = None,
     guard: str | None = None,
+    sample: int | None = None,
     cases: list[dict[str, Any]] | None = None,
     embedder: Any = None,
 ) -> tuple[EvalResult, list[str]]:
@@ -319,7 +327,11 @@ def run(
         if sabotage:
             advisor._generator = SABOTAGE[sabotage](advisor.generator)
         checker = SupportChecker(advisor.embedder)
-        result = evaluate(advisor, cases if cases is not None else load_golden(), checker)
+        chosen = cases if cases is not None else load_golden()
+        if sample:
+            # Every k-th case keeps each case type in proportion; plan reviews are skipped.
+            chosen = chosen[:: max(1, len(chosen) // sample)][:sample]
+        result = evaluate(advisor, chosen, checker, reviews=not sample)
     thresholds = load_thresholds()
     failed = failures(result.metrics, thresholds)
     out.mkdir(parents=True, exist_ok=True)

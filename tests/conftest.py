@@ -76,6 +76,15 @@ def llm_settings(settings: Settings, llm_url: str) -> Settings:
     """Settings that send answers through the real server's OpenAI-compatible API."""
     from tests.llm_server import MODEL_ALIAS
 
+    # A short reply keeps the tests quick; a long deadline keeps a busy CI machine from
+    # turning a slow answer into a fallback that the test did not ask for.
     return settings.model_copy(
-        update={"llm": "openai", "llm_base_url": llm_url, "llm_model": MODEL_ALIAS}
+        update={
+            "llm": "openai",
+            "llm_base_url": llm_url,
+            "llm_model": MODEL_ALIAS,
+            "llm_max_tokens": 160,
+            "llm_timeout": 120,
+            "llm_deadline": 180,
+        }
     )

@@ -70,7 +70,14 @@ def test_with_the_guard_off_the_models_own_text_reaches_the_user(llm_settings, e
 
 
 def test_the_in_process_llamacpp_backend_answers(settings: Settings, embedder) -> None:
-    local = settings.model_copy(update={"llm": "llamacpp", "llm_model_path": gguf_path()})
+    local = settings.model_copy(
+        update={
+            "llm": "llamacpp",
+            "llm_model_path": gguf_path(),
+            "llm_max_tokens": 160,
+            "llm_deadline": 180,
+        }
+    )
     advisor = Advisor(local, embedder=embedder)
     advisor.warm()
     answer = advisor.ask(QUESTION)
