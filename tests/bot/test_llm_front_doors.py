@@ -57,11 +57,13 @@ def test_killing_the_llm_server_mid_conversation_still_gives_answers(
                 "llm_model": MODEL_ALIAS,
                 "llm_max_retries": 1,
                 "llm_backoff": 0.1,
+                "llm_max_tokens": 160,
+                "llm_deadline": 180,
             }
         )
         with serve(advisor=Advisor(custom, embedder=embedder)) as url:
             first = post(f"{url}/v1/ask", json={"question": QUESTION}).json()
-            assert first["answered"] and first["guard"] is not None
+            assert first["answered"] and first["guard"] is not None  # the model did write
             proc.kill()
             proc.wait(timeout=10)
             started = time.monotonic()
@@ -76,7 +78,8 @@ def test_killing_the_llm_server_mid_conversation_still_gives_answers(
             assert follow.status_code == 200
             body = follow.json()
             assert body["answered"] and body["generator"] == "extractive" and body["fallback"]
-            assert body["turn"] == 2 and waited < custom.llm_deadline
+            # A dead server refuses at once: no waiting for the deadline.
+            assert body["turn"] == 2 and waited < 30
             later = post(f"{url}/v1/ask", json={"question": "How should we phase a rollout?"})
             assert later.status_code == 200 and "trying it again" in later.json()["fallback"]
             ready = get(f"{url}/readyz").json()
