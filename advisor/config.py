@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         None, description="GGUF file for the in-process llamacpp backend."
     )
     llm_context: int = Field(4096, ge=512, le=131072, description="Context tokens (llamacpp).")
+    llm_chat_format: str | None = Field(
+        None, description="llama-cpp-python chat format (e.g. gemma); default: the file's own."
+    )
+    llm_system_role: bool = Field(
+        True,
+        description="Send the rules as a system message; off for templates that drop it (Gemma).",
+    )
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     llm_max_tokens: int = Field(400, ge=16, le=8192, description="Most tokens an LLM may write.")
     llm_timeout: float = Field(

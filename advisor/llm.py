@@ -74,6 +74,7 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
         raise ConfigError(f"ADVISOR_LLM_MODEL_PATH {path} is not a file")
     return LlamaCppChat(
         model_path=str(path),
+        chat_format=settings.llm_chat_format,
         n_ctx=settings.llm_context,
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
@@ -118,6 +119,7 @@ class LlamaCppChat(BaseChatModel):
     """A LangChain chat model over llama-cpp-python's ``Llama``, loaded on first use."""
 
     model_path: str
+    chat_format: str | None = None
     n_ctx: int = 4096
     temperature: float = 0.0
     max_tokens: int = 400
@@ -137,7 +139,12 @@ class LlamaCppChat(BaseChatModel):
         if self._llama is None:
             from llama_cpp import Llama
 
-            self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, verbose=False)
+            self._llama = Llama(
+                model_path=self.model_path,
+                chat_format=self.chat_format,
+                n_ctx=self.n_ctx,
+                verbose=False,
+            )
         return self._llama
 
     def _payload(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:

@@ -180,17 +180,18 @@ class LLMWriter:
         quoted = self.passages(retrieval)
         titles = {n: str(h.passage.meta.get("title", "")) for n, h in enumerate(retrieval.hits, 1)}
         limit = self.settings.max_answer_sentences
-        return [
-            SystemMessage(self.prompts.render("system", max_sentences=limit)),
-            HumanMessage(
-                self.prompts.render(
-                    "answer",
-                    passages=_blocks(quoted, titles),
-                    question=question,
-                    max_sentences=limit,
-                )
+        return self._messages(
+            self.prompts.render("system", max_sentences=limit),
+            self.prompts.render(
+                "answer", passages=_blocks(quoted, titles), question=question, max_sentences=limit
             ),
-        ]
+        )
+
+    def _messages(self, system: str, user: str) -> list[BaseMessage]:
+        if self.settings.llm_system_role:
+            return [SystemMessage(system), HumanMessage(user)]
+        # Some chat templates (Gemma's) drop system messages: the rules go first in the turn.
+        return [HumanMessage(f"{system}\n\n{user}")]
 
     def write(self, question: str, retrieval: Retrieval) -> Iterator[WriterEvent]:
         """Stream guarded sentences, then ``done``; a ``reset`` precedes a late fallback."""
@@ -283,19 +284,17 @@ class LLMWriter:
         findings = "\n".join(
             f"- {f.title} ({f.severity}): {f.why} What to do: {f.fix}" for f in review.findings[:5]
         )
-        messages = [
-            SystemMessage(self.prompts.render("system", max_sentences=4)),
-            HumanMessage(
-                self.prompts.render(
-                    "review",
-                    readiness=review.readiness,
-                    verdict=review.verdict,
-                    findings=html.escape(findings, quote=False),
-                    passages=_blocks(quoted, {c.n: c.title for c in review.citations}),
-                    max_sentences=4,
-                )
+        messages = self._messages(
+            self.prompts.render("system", max_sentences=4),
+            self.prompts.render(
+                "review",
+                readiness=review.readiness,
+                verdict=review.verdict,
+                findings=html.escape(findings, quote=False),
+                passages=_blocks(quoted, {c.n: c.title for c in review.citations}),
+                max_sentences=4,
             ),
-        ]
+        )
         self.stats.add("requests")
         reply = self.complete(messages, self.settings.llm_deadline)
         guard = self.guard.fresh()

@@ -86,5 +86,6 @@ def llm_settings(settings: Settings, llm_url: str) -> Settings:
             "llm_max_tokens": 160,
             "llm_timeout": 120,
             "llm_deadline": 180,
+            "llm_system_role": False,  # Gemma's chat template drops system messages
         }
     )

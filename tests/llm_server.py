@@ -53,7 +53,7 @@ def llama_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
-        "--model_alias", MODEL_ALIAS,
+        "--model_alias", MODEL_ALIAS, "--chat_format", "gemma",
     ]  # fmt: skip
     # The server logs a lot while it loads; a file, not a pipe, so it never blocks on a full one.
     with tempfile.TemporaryFile() as log:

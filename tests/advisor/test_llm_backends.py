@@ -74,6 +74,8 @@ def test_the_in_process_llamacpp_backend_answers(settings: Settings, embedder) -
         update={
             "llm": "llamacpp",
             "llm_model_path": gguf_path(),
+            "llm_chat_format": "gemma",
+            "llm_system_role": False,
             "llm_max_tokens": 160,
             "llm_deadline": 180,
         }

@@ -59,6 +59,7 @@ def test_killing_the_llm_server_mid_conversation_still_gives_answers(
                 "llm_backoff": 0.1,
                 "llm_max_tokens": 160,
                 "llm_deadline": 180,
+                "llm_system_role": False,
             }
         )
         with serve(advisor=Advisor(custom, embedder=embedder)) as url:
