@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from advisor.chain import Advisor
 from advisor.config import Settings
@@ -16,8 +15,8 @@ from bot.slack import conversation_id
 from tests.advisor.fake_chat import ScriptedChat
 from tests.advisor.test_writer import QUESTION, assert_grounded, quoted
 from tests.bot.conftest import Serve, get, post
-from tests.bot.fake_slack import TEAM, FakeSlack
-from tests.bot.test_slack import SECRET, SlackRig, all_text, mention
+from tests.bot.fake_slack import TEAM
+from tests.bot.test_slack import all_text, mention, slack_rig
 from tests.llm_server import MODEL_ALIAS, llama_server
 
 
@@ -93,17 +92,7 @@ def test_slack_edits_the_placeholder_as_llm_text_arrives(serve: Serve, settings,
     reply = " ".join(f"{s} [{n}]" for s, n in sentences)
     chat = ScriptedChat(replies=[reply], delay=0.04)
     advisor = Advisor(settings, embedder=embedder, chat=chat)
-    with (
-        FakeSlack() as slack,
-        serve(
-            advisor=advisor,
-            slack_bot_token=SecretStr("xoxb-test"),
-            slack_signing_secret=SecretStr(SECRET),
-            slack_api_url=slack.url,
-            slack_update_interval=0.4,
-        ) as url,
-    ):
-        rig = SlackRig(url, slack, advisor)
+    with slack_rig(serve, advisor, slack_update_interval=0.4) as rig:
         rig.event(mention(QUESTION, "1700000000.000100"), "EvLLM")
         rig.slack.wait_for(lambda: any("blocks" in c["args"] for c in rig.slack.of("chat.update")))
         updates = rig.slack.of("chat.update")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -83,8 +84,9 @@ class SlackRig:
         )
 
 
-@pytest.fixture
-def rig(serve: Serve, advisor: Advisor) -> Iterator[SlackRig]:
+@contextmanager
+def slack_rig(serve: Serve, advisor: Advisor, **overrides: object) -> Iterator[SlackRig]:
+    """The app with Slack enabled against a fresh fake Web API; overrides change settings."""
     with (
         FakeSlack() as slack,
         serve(
@@ -92,9 +94,16 @@ def rig(serve: Serve, advisor: Advisor) -> Iterator[SlackRig]:
             slack_bot_token=SecretStr("xoxb-test"),
             slack_signing_secret=SecretStr(SECRET),
             slack_api_url=slack.url,
+            **overrides,
         ) as url,
     ):
         yield SlackRig(url, slack, advisor)
+
+
+@pytest.fixture
+def rig(serve: Serve, advisor: Advisor) -> Iterator[SlackRig]:
+    with slack_rig(serve, advisor) as r:
+        yield r
 
 
 def mention(text: str, ts: str, thread_ts: str | None = None, channel: str = "C1") -> dict:
