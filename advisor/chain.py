@@ -42,6 +42,7 @@ from advisor.prompts import Prompts
 from advisor.questions import clean_question, condense, is_follow_up
 from advisor.retrieval import HybridSearcher, Retrieval, strip_injection
 from advisor.review import DESCRIPTIONS, PlanReviewer, render_review
+from advisor.text import printable
 from advisor.writer import LLMWriter, Written
 
 MAX_COMMENT_CHARS = 2000
@@ -245,23 +246,35 @@ class Advisor:
 
     # -- public API --------------------------------------------------------------------
     def ask(
-        self, question: str, conversation_id: str | None = None, *, mode: str = "hybrid"
+        self,
+        question: str,
+        conversation_id: str | None = None,
+        *,
+        mode: str = "hybrid",
+        start: bool = False,
     ) -> Answer:
         """Answer a question from the corpus, citing every sentence; remember the turn."""
-        *_, last = self.stream(question, conversation_id, mode=mode)
+        *_, last = self.stream(question, conversation_id, mode=mode, start=start)
         assert last.answer is not None
         return last.answer
 
     def stream(
-        self, question: str, conversation_id: str | None = None, *, mode: str = "hybrid"
+        self,
+        question: str,
+        conversation_id: str | None = None,
+        *,
+        mode: str = "hybrid",
+        start: bool = False,
     ) -> Iterator[StreamEvent]:
         """Answer as events: the citations, pieces of the text, then the stored Answer.
 
-        Bad input and retrieval failures raise here, before the first event.
+        A ``conversation_id`` must name an existing conversation unless ``start`` lets the
+        caller name a new one (a Slack thread). Bad input, an unknown conversation and
+        retrieval failures raise here, before the first event.
         """
         started = time.perf_counter()
         text = clean_question(question)
-        cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
+        cid = self._conversation(conversation_id, start)
         history = self.store.turns(cid, last=self.settings.history_turns) if conversation_id else []
         review = self._recent_review(cid, history)
         _ = self.writer  # a misconfigured LLM backend is reported now, not mid-stream
@@ -269,6 +282,18 @@ class Advisor:
             {"question": text, "history": history, "mode": mode, "review": review}
         )
         return self._events(text, state, cid, started)
+
+    def _conversation(self, conversation_id: str | None, start: bool) -> str:
+        """The id to store a turn under: a new one, or a checked existing (or startable) one."""
+        if not conversation_id:
+            return uuid.uuid4().hex
+        cid = check_conversation_id(conversation_id)
+        # A stale or mistyped id must not quietly begin a fresh conversation without context.
+        if not start and not self.store.exists(cid):
+            raise ConversationNotFoundError(
+                f"no conversation {cid!r}; omit conversation_id to start a new one"
+            )
+        return cid
 
     def _recent_review(self, cid: str, history: list[Turn]) -> Review | None:
         """The latest plan review among the recent turns, which follow-ups are read against."""
@@ -349,11 +374,13 @@ class Advisor:
             for t in turns
         ]
 
-    def review(self, plan: str, conversation_id: str | None = None) -> Review:
+    def review(
+        self, plan: str, conversation_id: str | None = None, *, start: bool = False
+    ) -> Review:
         """Review a pasted CRM plan against the failure patterns; follow-ups can discuss it."""
         started = time.perf_counter()
         text = clean_plan(plan)
-        cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
+        cid = self._conversation(conversation_id, start)
         review = self.reviewer.review(text, cid)
         writer = self.writer
         narrated = writer.narrate(review) if writer else None
@@ -387,7 +414,7 @@ class Advisor:
         if rating not in ("up", "down"):
             raise InvalidInputError("rating must be 'up' or 'down'")
         if comment is not None:
-            comment = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", comment).strip() or None
+            comment = printable(comment, "comment").strip() or None
             if comment and len(comment) > MAX_COMMENT_CHARS:
                 raise InvalidInputError(f"the comment is over {MAX_COMMENT_CHARS} characters")
         turns = {t.turn for t in self.store.turns(cid)}

@@ -358,7 +358,7 @@ class Plan:
 def clean_plan(plan: object) -> str:
     """Validate a pasted plan and normalise its whitespace, or raise InvalidInputError."""
     text = printable(plan, "plan")
-    text = re.sub(r"[ \t]+", " ", text)  # printable() has already dropped carriage returns
+    text = re.sub(r"[ \t]+", " ", text)  # printable() has made every line break \n
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     if not text:
         raise EmptyPlanError("the plan is empty")

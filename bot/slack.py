@@ -65,15 +65,16 @@ def build_slack_app(settings: Settings, advisor: Advisor) -> App:
         token_verification_enabled=False,  # no network call at start-up
         raise_error_for_unhandled_request=False,
     )
-    Listeners(advisor).register(app)
+    Listeners(advisor, update_interval=settings.slack_update_interval).register(app)
     return app
 
 
 class Listeners:
     """Slack listeners: each parses the event, calls the advisor, and formats the reply."""
 
-    def __init__(self, advisor: Advisor) -> None:
+    def __init__(self, advisor: Advisor, update_interval: float = 1.2) -> None:
         self.advisor = advisor
+        self.update_interval = update_interval
 
     def register(self, app: App) -> None:
         """Attach every listener to the app."""
@@ -116,7 +117,7 @@ class Listeners:
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.WORKING)
         try:
             if _REVIEW.match(question):
-                review = self.advisor.review(_REVIEW.sub("", question, count=1), cid)
+                review = self.advisor.review(_REVIEW.sub("", question, count=1), cid, start=True)
                 text, blocks = ui.review_fallback(review), ui.review_blocks(review)
             else:
                 answer = self._stream_into(client, channel, placeholder["ts"], question, cid)
@@ -132,9 +133,9 @@ class Listeners:
         self, client: WebClient, channel: str, ts: str, question: str, cid: str
     ) -> Answer:
         """Answer, editing the placeholder as text arrives, at most once per interval."""
-        interval = self.advisor.settings.slack_update_interval
+        interval = self.update_interval
         text, last, answer = "", time.monotonic(), None
-        for event in self.advisor.stream(question, cid):
+        for event in self.advisor.stream(question, cid, start=True):
             if event.kind == "reset":
                 text = ""
             elif event.kind == "delta":
@@ -245,7 +246,7 @@ class Listeners:
         cid = conversation_id(body.get("team", {}).get("id", ""), channel, thread_ts)
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.WORKING)
         try:
-            review = self.advisor.review(ui.plain_text(message.get("text", "")), cid)
+            review = self.advisor.review(ui.plain_text(message.get("text", "")), cid, start=True)
             client.chat_update(
                 channel=channel,
                 ts=placeholder["ts"],

@@ -160,6 +160,9 @@ def test_history_survives_a_restart(settings, embedder) -> None:  # type: ignore
         ("   \n\t ", "empty"),
         ("x" * 4001, "limit is 4000"),
         ("why\x00", "NUL"),
+        ("who owns\x07 CRM?", "control character U\\+0007"),
+        ("\x1b[31mwho owns CRM?", "control character U\\+001B"),
+        ("who owns \ud800CRM?", "lone surrogate"),
         (42, "string"),
     ],
 )
@@ -168,5 +171,6 @@ def test_bad_questions_get_clear_errors(raw, message: str) -> None:  # type: ign
         clean_question(raw)
 
 
-def test_control_characters_are_dropped() -> None:
-    assert clean_question("  Who\u200b owns\x07 CRM? ") == "Who owns CRM?"
+def test_invisible_format_characters_are_dropped_and_line_breaks_kept() -> None:
+    """Zero-width and bidi marks go; Windows and Word line breaks are whitespace."""
+    assert clean_question("  Who\u200b owns\u202e CRM?\r\nAnd\x0bwhy? ") == "Who owns CRM? And why?"
