@@ -186,6 +186,9 @@ class Advisor:
     def warm(self) -> None:
         """Load the model and index (and let the generator prepare) before the first question."""
         searcher, generator = self.searcher, self.generator
+        # One search loads Chroma's vector segment and runs the model once, so the first
+        # questions do not queue behind that load.
+        searcher.search("How should a CRM project be phased?")
         prepare = getattr(generator, "warm", None)
         if prepare is not None:
             prepare([p.text for p in searcher.snapshot.passages])

@@ -98,8 +98,10 @@ def ingest(as_json: bool) -> None:
         _fail(exc)
         return
     if as_json:
-        click.echo(json.dumps(report.counts()))
+        click.echo(json.dumps({**report.counts(), "repaired": report.repaired or None}))
     else:
+        if report.repaired:
+            click.echo(f"The serving index was unusable ({report.repaired}); rebuilt it.")
         counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
         click.echo(f"Index {report.generation}: {counts} ({report.seconds:.1f}s)")
 

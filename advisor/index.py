@@ -14,10 +14,13 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -118,11 +121,14 @@ _SHARED_LOCK = threading.Lock()
 
 
 class VectorCache:
-    """Embeds texts once per process and remembers them (sentences recur across questions)."""
+    """Embeds texts once per process and remembers the most recent (sentences recur)."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, capacity: int = 50_000) -> None:
         self.embedder = embedder
-        self._cache: dict[str, np.ndarray] = {}
+        self.capacity = capacity
+        # Bounded, least recently used first: pasted plans and LLM sentences are endless,
+        # and a cache that only grows is a leak in a server that runs for months.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -134,16 +140,24 @@ class VectorCache:
                 cache = _SHARED[embedder] = cls(embedder)
             return cache
 
+    def __len__(self) -> int:
+        return len(self._cache)
+
     def vectors(self, texts: list[str]) -> np.ndarray:
-        """One normalised row per text, embedding only those not seen before."""
+        """One normalised row per text, embedding only those not held."""
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for text in found:
+                self._cache.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             mat = embed_matrix(self.embedder, missing)
+            found.update(zip(missing, mat, strict=True))
             with self._lock:
                 self._cache.update(zip(missing, mat, strict=True))
-        with self._lock:
-            return np.stack([self._cache[t] for t in texts])
+                while len(self._cache) > self.capacity:
+                    self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
 
 @dataclass(frozen=True)
@@ -156,6 +170,7 @@ class IngestReport:
     skipped: int
     generation: str
     seconds: float
+    repaired: str = ""  # why the serving generation was unusable and so rebuilt, if it was
 
     def counts(self) -> dict[str, int]:
         """The four counts as a dict."""
@@ -264,10 +279,20 @@ def ingest(
     }
     factory = embedder_factory or (lambda: make_embedder(settings))
     embedder = _LazyEmbedder(factory)
+    repaired = ""
     try:
         old_name, old_path, old = read_current(settings)
-    except IndexNotReadyError:
+        damage = check_generation(old_path, settings, len(old["passages"]))
+        if damage:
+            # Nothing in a damaged generation can be trusted or copied: rebuild in full.
+            log.warning("index %s is damaged (%s); rebuilding it", old_name, damage)
+            repaired, old_path, old = f"{old_name}: {damage}", None, {"passages": {}}
+    except IndexNotReadyError as exc:
         old_name, old_path, old = "", None, {"passages": {}}
+        if (settings.index_dir / "CURRENT").exists():
+            repaired = str(exc)
+        if old_name == "":
+            old_name = _last_generation(settings)
     same_setup = old.get("embedder") == settings.embedder and old.get("embedding_model") == (
         settings.embedding_model or ""
     )
@@ -302,9 +327,12 @@ def ingest(
             "docs": docs_meta,
         }
         _write_json(path / "manifest.json", manifest)
+        damage = check_generation(path, settings, len(wanted))
+        if damage:
+            raise IndexingError(f"the new index failed its check ({damage}), previous kept")
     except Exception as exc:
         shutil.rmtree(path, ignore_errors=True)
-        if isinstance(exc, EmbeddingError):
+        if isinstance(exc, EmbeddingError | IndexingError):
             raise
         raise IndexingError(f"indexing failed, previous index kept: {exc}") from exc
     _write_text_atomic(settings.index_dir / "CURRENT", name)
@@ -312,7 +340,42 @@ def ingest(
     for stale in settings.index_dir.glob("gen-*"):
         if stale.name not in (name, old_name):
             shutil.rmtree(stale, ignore_errors=True)
-    return IngestReport(added, updated, deleted, skipped, name, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return IngestReport(added, updated, deleted, skipped, name, seconds, repaired)
+
+
+def _last_generation(settings: Settings) -> str:
+    """The newest generation folder's name, so a rebuild never reuses a number."""
+    names = sorted(p.name for p in settings.index_dir.glob("gen-*") if p.is_dir())
+    return names[-1] if names else ""
+
+
+def check_generation(path: Path, settings: Settings, expected: int) -> str:
+    """Why a generation cannot serve ("" if it can): every passage there, each its own match."""
+    client = None
+    try:
+        client = _chroma_client(path / "chroma")
+        collection = client.get_collection(settings.collection)
+        count = collection.count()
+        if count != expected:
+            return f"it holds {count} passages, its manifest lists {expected}"
+        if not count:
+            return ""
+        sample = collection.get(limit=1, include=["embeddings"])
+        found = collection.query(query_embeddings=sample["embeddings"], n_results=1)
+        if found["ids"][0][:1] != sample["ids"]:
+            return "its vector search does not find a stored passage"
+        # The record manager's ledger is what the next incremental ingest trusts.
+        with closing(sqlite3.connect(f"file:{path / 'records.db'}?mode=ro", uri=True)) as db:
+            (records,) = db.execute("SELECT count(*) FROM upsertion_record").fetchone()
+        if records != expected:
+            return f"its record ledger lists {records} passages, its manifest {expected}"
+        return ""
+    except Exception as exc:  # any failure to open or search means it cannot serve
+        return f"it cannot be opened or searched: {exc}"
+    finally:
+        if client is not None:
+            _release(client)
 
 
 def _index_into(

@@ -22,8 +22,8 @@ class FakeSlack:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
-        # method -> queued (http status, body) replies, used before the normal reply
-        self.script: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        # method -> queued (status, body) or (status, body, headers) replies, used first
+        self.script: dict[str, list[tuple[Any, ...]]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         fake = self
@@ -35,9 +35,11 @@ class FakeSlack:
                     args = json.loads(raw or "{}")
                 else:
                     args = dict(parse_qsl(raw))
-                status, body = fake._reply(self.path, args)
+                status, body, *extra = fake._reply(self.path, args)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 ctype = "text/plain" if isinstance(body, bytes) else "application/json"
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
@@ -59,7 +61,7 @@ class FakeSlack:
         """A response_url that lands here."""
         return f"http://127.0.0.1:{self.server.server_port}/respond/{name}"
 
-    def _reply(self, path: str, args: dict[str, Any]) -> tuple[int, Any]:
+    def _reply(self, path: str, args: dict[str, Any]) -> tuple[Any, ...]:
         method = path.rsplit("/", 1)[-1]
         with self._lock:
             self.calls.append(

@@ -292,6 +292,28 @@ def test_slack_5xx_is_retried(rig: SlackRig) -> None:
     assert len(rig.slack.of("chat.postMessage")) == 2  # the 503, then the retry
 
 
+def test_slack_429_waits_as_long_as_retry_after_says(rig: SlackRig) -> None:
+    """A rate-limited call is retried once Slack's Retry-After has passed, not before."""
+    limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"})
+    rig.slack.script["chat.postMessage"] = [limited]
+    rig.event(mention("Why do CRM projects fail?", "1700000010.000100"), "Ev11")
+    rig.slack.wait_for(lambda: rig.slack.of("chat.update"))
+    first, retry = rig.slack.of("chat.postMessage")
+    assert retry["at"] - first["at"] >= 1.9
+    assert retry["args"] == first["args"]
+
+
+def test_slack_5xx_retries_back_off(rig: SlackRig) -> None:
+    """Two 5xx replies in a row are retried after 0.5 s then 1 s (plus jitter), then it lands."""
+    down = (500, {"ok": False, "error": "internal_error"})
+    rig.slack.script["chat.update"] = [down, down]
+    rig.event(mention("Who should own the CRM project?", "1700000011.000100"), "Ev12")
+    rig.slack.wait_for(lambda: len(rig.slack.of("chat.update")) == 3)
+    at = [c["at"] for c in rig.slack.of("chat.update")]
+    assert at[1] - at[0] >= 0.45 and at[2] - at[1] >= 0.95
+    assert "blocks" in rig.slack.of("chat.update")[2]["args"]
+
+
 def test_a_thread_continues_after_a_restart(serve: Serve, settings, embedder) -> None:  # type: ignore[no-untyped-def]
     slack_settings = {
         "slack_bot_token": SecretStr("xoxb-test"),
