@@ -280,6 +280,7 @@ def ingest(
     factory = embedder_factory or (lambda: make_embedder(settings))
     embedder = _LazyEmbedder(factory)
     repaired = ""
+    old_path: Path | None
     try:
         old_name, old_path, old = read_current(settings)
         damage = check_generation(old_path, settings, len(old["passages"]))
@@ -288,11 +289,10 @@ def ingest(
             log.warning("index %s is damaged (%s); rebuilding it", old_name, damage)
             repaired, old_path, old = f"{old_name}: {damage}", None, {"passages": {}}
     except IndexNotReadyError as exc:
-        old_name, old_path, old = "", None, {"passages": {}}
+        # A new number past any existing folder, so no generation is written over.
+        old_name, old_path, old = _last_generation(settings), None, {"passages": {}}
         if (settings.index_dir / "CURRENT").exists():
             repaired = str(exc)
-        if old_name == "":
-            old_name = _last_generation(settings)
     same_setup = old.get("embedder") == settings.embedder and old.get("embedding_model") == (
         settings.embedding_model or ""
     )

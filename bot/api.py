@@ -7,16 +7,39 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from advisor.chain import Advisor
 from advisor.errors import AdvisorError
+from advisor.memory import check_conversation_id
 from advisor.models import Answer, Feedback, Review, SourceInfo, StreamEvent, Turn
-from bot.problems import MEDIA_TYPE, problem, problem_body
+from bot.problems import MEDIA_TYPE, Problem, problem, problem_body
 
 log = logging.getLogger("advisor.http")
+
+# The form check_conversation_id accepts, published so that clients (and fuzzers) know it.
+# The check itself stays the advisor's: its InvalidConversationIdError is no ValueError, so it
+# leaves pydantic as it is and becomes an `invalid-conversation-id` problem. It also refuses
+# "", which the advisor would take for "no id" and answer in a new conversation.
+CONVERSATION_ID_FORMAT: dict[str, Any] = {
+    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$",
+    "minLength": 1,
+    "maxLength": 128,
+}
+ConversationId = Annotated[
+    str,
+    AfterValidator(check_conversation_id),
+    Field(json_schema_extra=CONVERSATION_ID_FORMAT),
+]
+
+
+def _integral(value: object) -> object:
+    """1.0 as 1: JSON Schema's `integer` admits it; strings and booleans stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class AskRequest(BaseModel):
@@ -28,7 +51,7 @@ class AskRequest(BaseModel):
         description="1 to 4,000 characters after trimming.",
         examples=["Why do CRM projects fail?"],
     )
-    conversation_id: str | None = Field(
+    conversation_id: ConversationId | None = Field(
         None, description="Continue this conversation; omit it to start a new one."
     )
 
@@ -40,9 +63,12 @@ class ReviewRequest(BaseModel):
 
     plan: str = Field(
         description="The plan's text: at least 12 words, at most 20,000 characters.",
-        examples=["Goal: transform every customer relationship. IT will lead the project."],
+        examples=[
+            "Goal: transform every customer relationship across the company this year. "
+            "IT will lead the project and choose the software."
+        ],
     )
-    conversation_id: str | None = Field(
+    conversation_id: ConversationId | None = Field(
         None, description="Add the review to this conversation; omit it to start a new one."
     )
 
@@ -52,8 +78,10 @@ class FeedbackRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: str
-    turn: int = Field(ge=1, strict=True, description="The answer's `turn`, from /v1/ask.")
+    conversation_id: ConversationId
+    turn: Annotated[int, BeforeValidator(_integral)] = Field(
+        ge=1, strict=True, description="The answer's `turn`, from /v1/ask."
+    )
     rating: Literal["up", "down"]
     comment: str | None = Field(None, max_length=2000)
 
@@ -71,17 +99,26 @@ class SourcesOut(BaseModel):
     sources: list[SourceInfo]
 
 
+PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
 def _problem_schema(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {MEDIA_TYPE: {}}}
+    return {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: _problem_schema("Missing or invalid API key"),
     413: _problem_schema("Body too large"),
     415: _problem_schema("Body is not JSON"),
-    422: _problem_schema("Malformed JSON, wrong types, empty or too-long question or plan"),
+    422: _problem_schema(
+        "Malformed JSON, wrong types, empty or too-long question or plan, bad conversation id"
+    ),
     429: _problem_schema("Rate limit reached; see Retry-After"),
-    503: _problem_schema("Index or model not ready"),
+    503: _problem_schema("Index, model or conversation store unavailable"),
+}
+# Only where a conversation (or a turn of one) is named.
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: _problem_schema("No such conversation, or no such turn in it")
 }
 
 
@@ -95,7 +132,7 @@ AdvisorDep = Annotated[Advisor, Depends(get_advisor)]
 router = APIRouter(prefix="/v1", tags=["advisor"], responses=ERRORS)
 
 
-@router.post("/ask", response_model=Answer)
+@router.post("/ask", response_model=Answer, responses=NOT_FOUND)
 def ask(body: AskRequest, advisor: AdvisorDep, response: Response) -> Answer:
     """Answer a question from the corpus; every sentence carries an [n] citation."""
     answer = advisor.ask(body.question, body.conversation_id)
@@ -107,13 +144,14 @@ def ask(body: AskRequest, advisor: AdvisorDep, response: Response) -> Answer:
     "/ask/stream",
     response_class=StreamingResponse,
     responses={
+        **NOT_FOUND,
         200: {
             "description": "Server-sent events: `citations`, then `delta` pieces of the "
             "answer text, then `answer` with the whole answer contract. With an LLM, a "
             "`reset` may come before the extractive answer's own `citations` and `delta`s: "
             "drop the text so far.",
             "content": {"text/event-stream": {}},
-        }
+        },
     },
 )
 def ask_stream(body: AskRequest, advisor: AdvisorDep) -> StreamingResponse:
@@ -126,7 +164,7 @@ def ask_stream(body: AskRequest, advisor: AdvisorDep) -> StreamingResponse:
     )
 
 
-@router.post("/review", response_model=Review)
+@router.post("/review", response_model=Review, responses=NOT_FOUND)
 def review(body: ReviewRequest, advisor: AdvisorDep, response: Response) -> Review:
     """Review a CRM plan against the 12 failure patterns; ask follow-ups in its conversation."""
     result = advisor.review(body.plan, body.conversation_id)
@@ -134,15 +172,23 @@ def review(body: ReviewRequest, advisor: AdvisorDep, response: Response) -> Revi
     return result
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
-def conversation(conversation_id: str, advisor: AdvisorDep) -> ConversationOut:
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=NOT_FOUND)
+def conversation(
+    conversation_id: Annotated[str, Path(json_schema_extra=CONVERSATION_ID_FORMAT)],
+    advisor: AdvisorDep,
+) -> ConversationOut:
     """The turns of a conversation."""
     return ConversationOut(
         conversation_id=conversation_id, turns=advisor.conversation(conversation_id)
     )
 
 
-@router.post("/feedback", response_model=Feedback, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/feedback",
+    response_model=Feedback,
+    status_code=status.HTTP_201_CREATED,
+    responses=NOT_FOUND,
+)
 def feedback(body: FeedbackRequest, advisor: AdvisorDep) -> Feedback:
     """Store a rating of one answer; rating the same turn again replaces it."""
     return advisor.feedback(body.conversation_id, body.turn, body.rating, body.comment)

@@ -56,7 +56,9 @@ class RequestGuard:
             await problem("body-too-large", detail, instance=path)(scope, receive, send)
             return
         ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
-        if path.startswith(API_PREFIX) and ctype != "application/json":
+        # Only a body has a media type; a bodiless wrong-method call is left to routing (405).
+        has_body = length not in ("", "0") or bool(_header(scope, b"transfer-encoding"))
+        if path.startswith(API_PREFIX) and has_body and ctype != "application/json":
             detail = f"send the body as application/json, not {ctype or 'no content type'}"
             await problem("unsupported-media-type", detail, instance=path)(scope, receive, send)
             return

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from advisor.errors import AdvisorError
@@ -47,6 +48,22 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "config-error": (500, "The server is misconfigured"),
     "internal-error": (500, "Internal server error"),
 }
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail: the body of every error response."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="`/problems/<slug>`: stable; clients may switch on it.")
+    title: str = Field(description="The slug's short, fixed summary.")
+    status: int = Field(ge=400, le=599, description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request, for a person.")
+    instance: str = Field("", description="The request path.")
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="For `validation-error`: each field's `loc`, `msg` and `type`.",
+    )
 
 
 def type_uri(slug: str) -> str:
@@ -122,9 +139,8 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     status = None if slug else exc.status_code
     if slug is None:
         slug = "validation-error" if exc.status_code < 500 else "internal-error"
-    return problem(
-        slug, str(exc.detail), instance=request.url.path, headers=exc.headers, status=status
-    )
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(slug, str(exc.detail), instance=request.url.path, headers=headers, status=status)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_sdk import WebClient
@@ -284,12 +285,19 @@ def mount_slack(app: FastAPI, bolt_app: App, path: str = "/slack/events") -> Non
 
     @app.post(path, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        stamp = request.headers.get("x-slack-request-timestamp", "")
+        if not (stamp.isascii() and stamp.isdigit()):
+            # Bolt would crash on int(stamp); an unsigned-looking request is simply refused.
+            return JSONResponse({"error": "invalid request"}, status_code=401)
         body = await request.body()
-        bolt_request = BoltRequest(
-            body=body.decode("utf-8", errors="replace"),
-            query=request.query_params,  # type: ignore[arg-type]
-            headers=request.headers,  # type: ignore[arg-type]
-        )
+        try:
+            bolt_request = BoltRequest(
+                body=body.decode("utf-8", errors="replace"),
+                query=request.query_params,  # type: ignore[arg-type]
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except (ValueError, TypeError, AttributeError):  # bolt parses the body as it builds
+            return JSONResponse({"error": "not a Slack request payload"}, status_code=400)
         # Verifying and acknowledging is quick, but not to be done on the event loop.
         bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
