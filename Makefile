@@ -14,7 +14,8 @@ LLM_PORT ?= 8080
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv llm index run chat llm-server browser test lint format eval bench clean
+.PHONY: venv llm index run chat llm-server browser test lint format eval bench load soak audit \
+	reliability clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,14 +70,29 @@ format: venv
 	$(BIN)/ruff check --fix advisor bot evals tests
 
 test: lint browser llm
-	ADVISOR_REQUIRE_LLM_TESTS=1 $(BIN)/python -m pytest -q
+	ADVISOR_REQUIRE_LLM_TESTS=1 ADVISOR_REQUIRE_MOUNT_TESTS=1 $(BIN)/python -m pytest -q
 	$(BIN)/advisor eval --gate --out reports/eval
+	$(BIN)/python -m evals.audit --out reports/pip-audit.json
 
 eval: venv
 	$(BIN)/advisor eval --out reports/eval
 
 bench: index
 	$(BIN)/python -m evals.bench
+
+# RELIABILITY.md's figures. `load` and the tests below also run in `make test`; `soak` does not.
+load: index
+	$(BIN)/python -m evals.load --clients 32 --requests 2000 --out reports/load.json
+
+soak: index
+	$(BIN)/python -m evals.load --clients 8 --soak 600 --out reports/soak.json
+
+audit: venv
+	$(BIN)/python -m evals.audit --out reports/pip-audit.json
+
+reliability: index browser
+	ADVISOR_REQUIRE_MOUNT_TESTS=1 $(BIN)/python -m pytest -q tests/reliability \
+	  tests/bot/test_openapi_fuzz.py tests/advisor/test_properties.py tests/evals/test_load.py
 
 clean:
 	rm -rf .advisor .pytest_cache .mypy_cache .ruff_cache

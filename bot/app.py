@@ -63,10 +63,13 @@ class Warmer:
 
     def not_ready_reason(self) -> str | None:
         """None when ready; else why not (and a failed load is retried now and then)."""
-        if self.advisor.loaded:
-            return None
+        # Not ready until the whole warm-up is done: the model and index load first, but
+        # embedding every quotable sentence takes seconds more, and questions sent in that
+        # time would queue behind it.
         if self._thread and self._thread.is_alive():
             return "loading the embedding model and the index"
+        if self.advisor.loaded:
+            return None
         reason = self.error or "not loaded yet"
         if time.monotonic() - self._failed_at >= self.retry_after:
             self.start()  # an `advisor ingest` since the failure may have repaired it

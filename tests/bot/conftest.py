@@ -80,3 +80,15 @@ def post(url: str, **kwargs: object) -> httpx.Response:
 def options(url: str, **kwargs: object) -> httpx.Response:
     """OPTIONS (a CORS preflight) with the same timeout."""
     return httpx.request("OPTIONS", url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+def ready(url: str, within: float = 120.0) -> dict[str, object]:
+    """/readyz once the warm-up has finished (it says "loading" until then)."""
+    deadline = time.monotonic() + within
+    while True:
+        r = get(f"{url}/readyz")
+        if r.status_code == 200 or time.monotonic() > deadline:
+            assert r.status_code == 200, r.text
+            body: dict[str, object] = r.json()
+            return body
+        time.sleep(0.1)

@@ -14,7 +14,8 @@ from advisor.config import Settings
 from bot.slack import conversation_id
 from tests.advisor.fake_chat import ScriptedChat
 from tests.advisor.test_writer import QUESTION, assert_grounded, quoted
-from tests.bot.conftest import Serve, get, post
+from tests.bot.conftest import Serve, post
+from tests.bot.conftest import ready as ready_json
 from tests.bot.fake_slack import TEAM
 from tests.bot.test_slack import all_text, mention, slack_rig
 from tests.llm_server import MODEL_ALIAS, llama_server
@@ -34,7 +35,7 @@ def test_the_stream_endpoint_relays_a_real_llm_answer(serve: Serve, llm_settings
         r = post(f"{url}/v1/ask/stream", json={"question": QUESTION})
         assert r.status_code == 200
         events = sse(r)
-        ready = get(f"{url}/readyz").json()
+        ready = ready_json(url)
     kinds = [k for k, _ in events]
     assert kinds[0] == "citations" and kinds[-1] == "answer"
     answer = events[-1][1]
@@ -82,7 +83,7 @@ def test_killing_the_llm_server_mid_conversation_still_gives_answers(
             assert body["turn"] == 2 and waited < 30
             later = post(f"{url}/v1/ask", json={"question": "How should we phase a rollout?"})
             assert later.status_code == 200 and "trying it again" in later.json()["fallback"]
-            ready = get(f"{url}/readyz").json()
+            ready = ready_json(url)
             assert ready["status"] == "ready" and ready["fallback_error"] >= 1
 
 
