@@ -31,6 +31,8 @@ _ADVICE_QUESTION = re.compile(
     r"where should|can we|do we|is it worth|what steps|what is the best|tips?)\b"
 )
 _QUOTES = '"“”'
+# A bracketed number in a quote would read as a citation marker that names no citation.
+_MARKER_LIKE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 
 
 @dataclass
@@ -147,7 +149,7 @@ def _passage_units(text: str) -> list[tuple[str, int, bool, bool]]:
         if prev and ((dangling and _quotable(prev)) or lead_in):
             units.append((f"{prev} {sent}", pos - 1, False, True))
         units.append((sent, pos, dangling, False))
-    return [u for u in units if u[0] in text]
+    return [u for u in units if u[0] in text and not _MARKER_LIKE.search(u[0])]
 
 
 def _span(seg: Segment) -> set[int]:

@@ -64,8 +64,10 @@ class SupportChecker:
         score *= 0.5 ** len(missing_numbers)
         score *= 0.7 ** len(missing_names)
         score *= 0.6 if mismatch else 1.0
+        # Judge the score as reported, so that a verdict never disagrees with its own score.
+        score = round(score, 4)
         return Support(
-            round(score, 4),
+            score,
             score >= self.threshold,
             similarity,
             coverage,
@@ -79,13 +81,16 @@ class SupportChecker:
         return self.check(sentence, passages).supported
 
 
-_CITED = re.compile(r"^\s*(?:[-•*]\s+)?(.*?)\s*((?:\[\d+\]\s*)+)$")
+# Markers have at most 9 digits: a longer run is not a citation, and int() refuses huge ones.
+_CITED = re.compile(r"^\s*(?:[-•*]\s+)?(.*?)\s*((?:\[\d{1,9}\]\s*)+)$")
 
 
 def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """Split answer text into (sentence, cited numbers); headings are skipped."""
     out: list[tuple[str, list[int]]] = []
-    for line in answer.splitlines():
+    # Lines are "\n"-separated, as written; splitlines() would also cut a quoted sentence at
+    # \x1c-\x1e, \x85 or \u2028, which sentence splitting keeps inside a sentence.
+    for line in answer.split("\n"):
         line = line.strip()
         if not line or (line.endswith(":") and "[" not in line):
             continue
@@ -100,5 +105,6 @@ def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
 
 def _split_cited(line: str) -> list[str]:
     # A marker closes a sentence: "A [1]. B [2]" or "A. [1] B. [2]" both split after [n].
-    parts = re.split(r"(?<=\])\s+(?=[A-Z\"“(])", line)
+    # Only a numbered marker: an editor's "[CRM] But ..." inside a quote closes nothing.
+    parts = re.split(r"(?<=\d\])\s+(?=[A-Z\"“(])", line)
     return [p for p in parts if p.strip()]
