@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from advisor.chain import Advisor
@@ -128,3 +129,18 @@ def test_missing_or_damaged_index_says_how_to_fix(tmp_path: Path, embedder) -> N
     (s.index_dir / "CURRENT").write_text("gen-000042")
     with pytest.raises(IndexNotReadyError, match="damaged"):
         read_current(s)
+
+
+def test_the_vector_cache_is_bounded_and_still_exact(embedder) -> None:  # type: ignore[no-untyped-def]
+    """Past its capacity the least recently used text goes; what it returns is unchanged."""
+    from advisor.index import VectorCache
+
+    cache = VectorCache(embedder, capacity=3)
+    texts = [f"CRM sentence number {n}" for n in range(5)]
+    first = cache.vectors(texts[:3])
+    cache.vectors(texts[:1])  # touch 0, so 1 is now the oldest
+    cache.vectors(texts[3:])
+    assert len(cache) == 3
+    assert set(cache._cache) == {texts[0], texts[3], texts[4]}
+    again = cache.vectors(texts[:3])  # 1 and 2 are embedded afresh, to the same vectors
+    assert np.allclose(again, first, atol=1e-5)
