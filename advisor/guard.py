@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from advisor.grounding import SupportChecker
 from advisor.models import GuardReport
 
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+# At most 9 digits: a longer run is no citation, and int() refuses very long ones.
+_MARKER = re.compile(r"\[\s*(\d{1,9}(?:\s*[,;]\s*\d{1,9})*)\s*\]")
 # A sentence is complete once its terminator, any [n] markers after it, and the start of the
 # next sentence have arrived; a newline always ends one.
 _BOUNDARY = re.compile(r"[.!?][\"'”’)]*(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])*(?=\s+[^\s\[])|\n+")

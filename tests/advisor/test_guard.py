@@ -76,3 +76,9 @@ def test_fillers_and_declines_are_recognised() -> None:
     assert not is_filler("Pilot the system with one team first. [2]")
     assert declined("NOT IN SOURCES") and declined("Sorry, that is not in the sources.")
     assert not declined("Pilot first. " * 10 + "Not in sources.")
+
+
+def test_an_absurdly_long_marker_is_text_not_a_crash(guard: Guard) -> None:
+    """A 5,000-digit "[n]" from a model is no citation, and checking it does not raise."""
+    checked = guard.check("CRM projects fail for many reasons [" + "9" * 5000 + "].", {})
+    assert not checked.cited
