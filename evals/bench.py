@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,55 +41,27 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def bench_http(requests: int, warmup: int) -> dict[str, Any]:
     """Start `advisor serve` in its own process and time sequential /v1/ask calls."""
-    port = _free_port()
-    env = {**os.environ, "ADVISOR_RATE_LIMIT": "0"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "advisor.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    from evals.load import advisor_server  # it imports this module's helpers
+
     started = time.perf_counter()
-    server = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            while True:
-                if server.poll() is not None:
-                    raise click.ClickException("advisor serve exited; is the index built?")
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            ready_s = time.perf_counter() - started
-            pool = questions()
-            for q in pool[:warmup]:
-                client.post("/v1/ask", json={"question": q}).raise_for_status()
-            samples: list[float] = []
-            answered = 0
-            for i in range(requests):
-                t = time.perf_counter()
-                r = client.post("/v1/ask", json={"question": pool[i % len(pool)]})
-                samples.append(time.perf_counter() - t)
-                r.raise_for_status()
-                answered += r.json()["answered"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with (
+        advisor_server({"ADVISOR_RATE_LIMIT": "0"}) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        ready_s = time.perf_counter() - started
+        pool = questions()
+        for q in pool[:warmup]:
+            client.post("/v1/ask", json={"question": q}).raise_for_status()
+        samples: list[float] = []
+        answered = 0
+        for i in range(requests):
+            t = time.perf_counter()
+            r = client.post("/v1/ask", json={"question": pool[i % len(pool)]})
+            samples.append(time.perf_counter() - t)
+            r.raise_for_status()
+            answered += r.json()["answered"]
     return {
         **percentiles(samples),
         "distinct_questions": min(requests, len(pool)),
