@@ -26,7 +26,7 @@ from advisor.errors import (
 )
 from advisor.grounding import SupportChecker
 from advisor.guard import Guard
-from advisor.index import Embedder, IndexSnapshot, make_embedder
+from advisor.index import Embedder, IndexSnapshot, make_embedder, serving_generation
 from advisor.llm import make_chat_model
 from advisor.memory import ConversationStore, check_conversation_id, make_store
 from advisor.models import (
@@ -107,12 +107,9 @@ class Advisor:
             return self._searcher
 
     def _index_switched(self) -> bool:
-        """True when CURRENT names a different generation than the one loaded."""
-        try:
-            name = (self.settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-        except OSError:
-            return False  # keep serving what is loaded; readiness reports the damage
-        return self._snapshot is not None and name != self._snapshot.generation
+        """True when the index now names a different generation than the one loaded."""
+        name = serving_generation(self.settings)
+        return self._snapshot is not None and name is not None and name != self._snapshot.generation
 
     @property
     def reviewer(self) -> PlanReviewer:

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
         None, description="Path of a sentence-transformers model; default the bundled MiniLM."
     )
     collection: str = Field("crm_corpus", description="Chroma collection name.")
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (`chroma run`) with the index; default: local files.",
+    )
+    index_poll_seconds: float = Field(
+        2.0, ge=0.0, le=3600, description="With a Chroma server, seconds between new-index checks."
+    )
     generator: str = Field(
         "extractive", description="Offline answer generator; also the LLM's safety net."
     )
@@ -128,6 +135,13 @@ class Settings(BaseSettings):
         description="Requests per minute per API key (per client address without keys); 0 is off.",
     )
     rate_burst: int = Field(20, ge=1, description="Requests a key may make at once before pacing.")
+    rate_store: Literal["memory", "database"] = Field(
+        "memory",
+        description="Where requests are counted: per process, or in the store for all workers.",
+    )
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = Field(
+        "INFO", description="Level of the advisor's own log lines (`serve --log-level` sets it)."
+    )
 
     slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-…).")
     slack_signing_secret: SecretStr | None = Field(
@@ -145,6 +159,12 @@ class Settings(BaseSettings):
         le=30.0,
         description="Least seconds between edits of a streaming Slack reply (rate limits).",
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        """Accept debug as well as DEBUG."""
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("api_keys", "cors_origins", "embed_origins", mode="before")
     @classmethod

