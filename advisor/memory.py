@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     create_engine,
     event,
     func,
@@ -63,6 +64,12 @@ claims_table = Table(
     Column("key", String(255), primary_key=True),
     Column("created", Float, nullable=False),
 )
+pacing_table = Table(
+    "pacing",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("due", Float, nullable=False),  # GCRA's theoretical arrival time, epoch seconds
+)
 
 
 def check_conversation_id(conversation_id: str) -> str:
@@ -88,6 +95,8 @@ class ConversationStore(Protocol):
     def feedback(self, conversation_id: str) -> list[Feedback]: ...
 
     def claim(self, key: str) -> bool: ...
+
+    def pace(self, key: str, per_second: float, burst: float) -> float: ...
 
     def append_review(self, conversation_id: str, question: str, review: Review) -> int: ...
 
@@ -240,6 +249,35 @@ class SQLConversationStore:
             return False
         except SQLAlchemyError as exc:
             raise StoreError(f"could not record the event: {exc}") from exc
+
+    def pace(self, key: str, per_second: float, burst: float) -> float:
+        """Count one request against a shared rate; 0 if allowed, else seconds to wait."""
+        # GCRA, the token bucket as one timestamp per key, so one conditional UPDATE
+        # decides atomically however many workers or hosts share the database.
+        step, window, key = 1.0 / per_second, burst / per_second, key[:255]
+        due = pacing_table.c.due
+        for _ in range(5):
+            now = time.time()
+            start = case((due > now, due), else_=now)
+            try:
+                with self.engine.begin() as conn:
+                    taken = conn.execute(
+                        pacing_table.update()
+                        .where(pacing_table.c.key == key, start + step - now <= window)
+                        .values(due=start + step)
+                    ).rowcount
+                    if taken:
+                        return 0.0
+                    found = conn.execute(select(due).where(pacing_table.c.key == key)).scalar()
+                    if found is not None:
+                        return max(found + step - now - window, 0.001)
+                    conn.execute(pacing_table.insert().values(key=key, due=now + step))
+                    return 0.0
+            except IntegrityError:
+                continue  # a first request of the same key landed; count against its row
+            except SQLAlchemyError as exc:
+                raise StoreError(f"could not count the request: {exc}") from exc
+        raise StoreError("could not count the request: too much contention")
 
     def close(self) -> None:
         """Release pooled connections."""

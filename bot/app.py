@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -76,6 +76,15 @@ class Warmer:
         return reason
 
 
+def app_from_env() -> FastAPI:
+    """The app as configured by ADVISOR_* variables (uvicorn's factory for each worker)."""
+    from advisor.config import get_settings
+
+    settings = get_settings()
+    logging.getLogger("advisor").setLevel(settings.log_level)
+    return create_app(settings)
+
+
 def content_security_policy(settings: Settings) -> str:
     """The chat page's CSP: its own scripts, styles and API only; framing per settings."""
     ancestors = " ".join(["'self'", *settings.embed_origins])
@@ -125,6 +134,7 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
         keys=[k.get_secret_value() for k in settings.api_keys],
         per_minute=settings.rate_limit,
         burst=settings.rate_burst,
+        shared=_shared_pacer(advisor) if settings.rate_store == "database" else None,
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -132,13 +142,20 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["Retry-After", "X-Request-ID", "Server-Timing"],
+        expose_headers=["Retry-After", "X-Request-ID", "X-Served-By", "Server-Timing"],
         max_age=600,
     )
     app.add_middleware(
         ResponseHeaders, csp=content_security_policy(settings), page_paths=PAGE_PATHS
     )
     return app
+
+
+def _shared_pacer(advisor: Advisor) -> Callable[[str, float, float], float]:
+    def pace(who: str, per_second: float, burst: float) -> float:
+        return advisor.store.pace(f"rate:{who}", per_second, burst)
+
+    return pace
 
 
 def _mount_page(app: FastAPI) -> None:

@@ -8,20 +8,49 @@ import click
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
-def serve(host: str, port: int, log_level: str) -> None:
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug", "trace"]),
+    help="Log level of uvicorn and the advisor.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port; share the index and store between them too.",
+)
+def serve(host: str, port: int, log_level: str, workers: int) -> None:
     """Serve the HTTP API, the chat page (/) and the API docs (/docs)."""
-    import logging
+    import os
 
     import uvicorn
 
     from advisor.config import get_settings
-    from bot.app import create_app
 
-    logging.getLogger("advisor").setLevel(log_level.upper())
-    app = create_app(get_settings())
+    # Workers are fresh processes that build their app from the environment, so the
+    # log level travels there, and settings errors surface here, once, before any start.
+    os.environ["ADVISOR_LOG_LEVEL"] = "DEBUG" if log_level == "trace" else log_level.upper()
+    get_settings.cache_clear()
+    settings = get_settings()
+    if workers > 1 and settings.rate_limit and settings.rate_store == "memory":
+        click.echo(
+            f"Note: with ADVISOR_RATE_STORE=memory each of the {workers} workers counts "
+            "requests on its own; set it to database for one limit across them.",
+            err=True,
+        )
     click.echo(f"CRM Advisor on http://{host}:{port}/  (API docs: /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        "bot.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
 
 
 @click.command()

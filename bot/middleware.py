@@ -9,14 +9,17 @@ import hashlib
 import hmac
 import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from advisor.errors import AdvisorError
 from bot.problems import problem
 
 log = logging.getLogger("advisor.http")
@@ -92,8 +95,11 @@ class ApiGate:
         per_minute: int,
         burst: int,
         clock: Callable[[], float] = time.monotonic,
+        shared: Callable[[str, float, float], float] | None = None,
     ) -> None:
         self.app = app
+        # A shared pacer (the store) counts for every worker; otherwise this process counts.
+        self.shared = shared
         # Only digests are kept, and compared in constant time.
         self.digests = [hashlib.sha256(k.encode()).digest() for k in keys]
         self.rate = per_minute / 60.0
@@ -109,7 +115,15 @@ class ApiGate:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        wait = self._take(who)
+        if self.shared is not None and self.rate > 0:
+            try:
+                wait = await anyio.to_thread.run_sync(self.shared, who, self.rate, self.burst)
+            except AdvisorError as exc:  # the store is down: say so, as any other route would
+                log.error("%s %s failed: %s", scope["method"], scope["path"], exc)
+                await problem(exc.code, str(exc), instance=scope["path"])(scope, receive, send)
+                return
+        else:
+            wait = self._take(who)
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             await problem(
@@ -172,8 +186,19 @@ class ApiGate:
             del self.buckets[who]
 
 
+_worker: tuple[int, bytes] = (0, b"")
+
+
+def worker_id() -> bytes:
+    """An opaque token for this process, so a client or test can tell workers apart."""
+    global _worker
+    if _worker[0] != os.getpid():  # a forked worker gets its own, not its parent's
+        _worker = (os.getpid(), f"w-{uuid.uuid4().hex[:8]}".encode())
+    return _worker[1]
+
+
 class ResponseHeaders:
-    """Request ids, an access log line, and security headers (CSP on the page)."""
+    """Request and worker ids, an access log line, and security headers (CSP on the page)."""
 
     def __init__(self, app: ASGIApp, csp: str, page_paths: tuple[str, ...]) -> None:
         self.app = app
@@ -197,6 +222,7 @@ class ResponseHeaders:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
+                headers.append((b"x-served-by", worker_id()))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"no-referrer"))
                 if is_page:
