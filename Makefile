@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: venv llm index run chat llm-server browser test lint format eval bench load soak audit \
-	reliability clean
+	reliability clean postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,16 @@ browser:
 	    echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; \
 	  fi; }
 
+# The scale-out tests start a throwaway cluster with Debian's PostgreSQL server binaries.
+postgres:
+	@{ command -v pg_ctl && command -v initdb; } >/dev/null 2>&1 || \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+	  else \
+	    echo "PostgreSQL is missing: sudo apt-get install postgresql" >&2; exit 1; \
+	  fi; }
+
 lint: venv
 	$(BIN)/ruff check advisor bot evals tests
 	$(BIN)/ruff format --check advisor bot evals tests
@@ -69,8 +79,9 @@ format: venv
 	$(BIN)/ruff format advisor bot evals tests
 	$(BIN)/ruff check --fix advisor bot evals tests
 
-test: lint browser llm
-	ADVISOR_REQUIRE_LLM_TESTS=1 ADVISOR_REQUIRE_MOUNT_TESTS=1 $(BIN)/python -m pytest -q
+test: lint browser llm postgres
+	ADVISOR_REQUIRE_LLM_TESTS=1 ADVISOR_REQUIRE_MOUNT_TESTS=1 ADVISOR_REQUIRE_SCALEOUT_TESTS=1 \
+	  $(BIN)/python -m pytest -q
 	$(BIN)/advisor eval --gate --out reports/eval
 	$(BIN)/python -m evals.audit --out reports/pip-audit.json
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -29,6 +30,7 @@ from advisor.config import Settings
 from advisor.errors import ConfigError, InvalidConversationIdError, StoreError
 from advisor.models import Answer, Feedback, Review, Turn
 
+_PG_TURN_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:cid, 0))")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 metadata = MetaData()
@@ -124,6 +126,10 @@ class SQLConversationStore:
         for _ in range(20):
             try:
                 with self.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        # Writers of one conversation queue here instead of colliding on a
+                        # turn number: under contention, retries alone starve on PostgreSQL.
+                        conn.execute(_PG_TURN_LOCK, {"cid": conversation_id})
                     last = conn.execute(
                         select(func.max(turns_table.c.turn)).where(
                             turns_table.c.conversation_id == conversation_id
