@@ -82,7 +82,7 @@ def read_current(settings: Settings) -> tuple[str, dict[str, Any]]:
         meta = _meta(client(settings), settings)
         name = _document(meta, POINTER)
         raw = _document(meta, f"manifest:{name}") if name else None
-    except IndexNotReadyError:
+    except (IndexNotReadyError, ConfigError):
         raise
     except Exception as exc:
         raise IndexNotReadyError(f"cannot read the index on the server {url}: {exc}") from exc
@@ -161,7 +161,7 @@ def ingest_remote(
     """Bring the server's index in line with the corpus; on any error the old one serves."""
     try:
         return _ingest(settings, passages, docs_meta, embedder, progress)
-    except (EmbeddingError, IndexingError):
+    except (EmbeddingError, IndexingError, ConfigError):
         raise
     except Exception as exc:
         raise IndexingError(f"indexing on {settings.chroma_url} failed: {exc}") from exc

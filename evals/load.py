@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,12 +57,14 @@ class Server:
 
 @contextmanager
 def advisor_server(
-    env: dict[str, str] | None = None, ready_within: float = 180.0
+    env: dict[str, str] | None = None,
+    ready_within: float = 180.0,
+    args: Sequence[str] = (),
 ) -> Iterator[Server]:
     """Start `advisor serve` with extra environment, wait until /readyz is 200, stop it after."""
     port = free_port()
     full_env = {**os.environ, **(env or {})}
-    cmd = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port), *args]
     process = subprocess.Popen([*cmd, "--log-level", "warning"], env=full_env)
     server = Server(f"http://127.0.0.1:{port}", process)
     try:
