@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -26,7 +27,13 @@ from advisor.errors import (
 )
 from advisor.grounding import SupportChecker
 from advisor.guard import Guard
-from advisor.index import Embedder, IndexSnapshot, make_embedder, serving_generation
+from advisor.index import (
+    Embedder,
+    IndexSnapshot,
+    VectorCache,
+    make_embedder,
+    serving_generation,
+)
 from advisor.llm import make_chat_model
 from advisor.memory import ConversationStore, check_conversation_id, make_store
 from advisor.models import (
@@ -182,14 +189,22 @@ class Advisor:
 
     def warm(self) -> None:
         """Load the model and index (and let the generator prepare) before the first question."""
+        # Sentence vectors saved by an earlier process make the warm-up a file read.
+        cache = VectorCache.shared(self.embedder)
+        digest = hashlib.sha1(self.embedder.name.encode()).hexdigest()[:16]
+        saved_at = self.settings.data_dir / "cache" / f"vectors-{digest}.npz"
+        saved = cache.load(saved_at)
         searcher, generator = self.searcher, self.generator
         # One search loads Chroma's vector segment and runs the model once, so the first
         # questions do not queue behind that load.
         searcher.search("How should a CRM project be phased?")
+        texts: list[str] = []
         prepare = getattr(generator, "warm", None)
         if prepare is not None:
-            prepare([p.text for p in searcher.snapshot.passages])
-        self.reviewer.warm()
+            texts += prepare([p.text for p in searcher.snapshot.passages]) or []
+        texts += self.reviewer.warm()
+        if not set(texts) <= saved:
+            cache.save(saved_at, texts)
         writer = self.writer
         load = getattr(writer.chat, "warm", None) if writer else None
         if load is not None:

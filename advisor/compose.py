@@ -78,9 +78,11 @@ class ExtractiveComposer:
         self.settings = settings
         self._cache = VectorCache.shared(embedder)
 
-    def warm(self, passages: list[str]) -> None:
-        """Embed every quotable sentence now, so no question pays for it later."""
-        self._cache.vectors([u[0] for text in passages for u in _passage_units(text)])
+    def warm(self, passages: list[str]) -> list[str]:
+        """Embed every quotable sentence now, so no question pays for it later; return them."""
+        texts = [u[0] for text in passages for u in _passage_units(text)]
+        self._cache.vectors(texts)
+        return texts
 
     def compose(self, question: str, retrieval: Retrieval) -> Composition:
         """Choose, order and group the sentences that best answer the question."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -126,6 +127,42 @@ class VectorCache:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+    def load(self, path: Path) -> set[str]:
+        """Take in the vectors ``save`` wrote (a missing, damaged or foreign file is skipped)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["embedder"]) != self.embedder.name:
+                    return set()
+                texts, matrix = data["texts"].tolist(), data["vectors"].astype(np.float32)
+        except FileNotFoundError:
+            return set()
+        except Exception as exc:  # zip, pickle and format errors alike: recompute instead
+            log.warning("ignoring the vector cache %s: %s", path, exc)
+            return set()
+        if matrix.ndim != 2 or matrix.shape[0] != len(texts):
+            log.warning("ignoring the vector cache %s: its shape does not match", path)
+            return set()
+        with self._lock:
+            for text, row in zip(texts, matrix, strict=True):
+                self._cache.setdefault(text, row)
+        return set(texts)
+
+    def save(self, path: Path, texts: list[str]) -> None:
+        """Write these texts' vectors for the next process to load (best effort)."""
+        unique = list(dict.fromkeys(texts))
+        matrix = self.vectors(unique) if unique else np.zeros((0, 0), dtype=np.float32)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                np.savez(fh, embedder=np.array(self.embedder.name), texts=np.array(unique),
+                         vectors=matrix)  # fmt: skip
+            os.replace(tmp, path)  # workers may save at once; each rename is whole
+        except OSError as exc:  # a read-only or full disk only costs the next start time
+            log.warning("could not save the vector cache %s: %s", path, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         """One normalised row per text, embedding only those not held."""

@@ -125,11 +125,14 @@ class PlanReviewer:
     def _vectors(self, units: list[_Unit]) -> np.ndarray:
         return self._cache.vectors([u.text for u in units])
 
-    def warm(self) -> None:
-        """Embed every corpus sentence the reviewer may quote."""
+    def warm(self) -> list[str]:
+        """Embed every corpus sentence the reviewer may quote; return those texts."""
+        texts = [f"{PATTERNS[p]}: {DESCRIPTIONS[p]}" for p in self.patterns]
         for table in (self._failure, self._remedy, self._looks, self._articles):
             for units in table.values():
                 self._vectors(units)
+                texts += [u.text for u in units]
+        return texts
 
     # -- the review --------------------------------------------------------------------
     def semantics(self, plan: Plan) -> tuple[Semantics, np.ndarray]:
