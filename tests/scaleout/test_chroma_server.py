@@ -159,7 +159,7 @@ def test_an_unreachable_server_is_a_clear_error(
     s = _settings(tmp_path, corpus_copy, "http://127.0.0.1:9")  # nothing listens on port 9
     with pytest.raises(IndexNotReadyError, match="Chroma server"):
         IndexSnapshot(s, embedder)
-    with pytest.raises((IndexNotReadyError, IndexingError), match="127.0.0.1:9"):
+    with pytest.raises((IndexNotReadyError, IndexingError), match=r"127\.0\.0\.1:9"):
         ingest(s, embedder_factory=lambda: embedder)
     bad = s.model_copy(update={"chroma_url": "chroma:8000"})
     with pytest.raises(Exception, match="http"):
