@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: venv llm index run chat llm-server browser test lint format eval bench load soak audit \
-	reliability clean postgres
+	reliability clean postgres scaleout
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ postgres:
 	    echo "PostgreSQL is missing: sudo apt-get install postgresql" >&2; exit 1; \
 	  fi; }
 
+# The API tests again, on a `chroma run` server and PostgreSQL instead of local files and SQLite.
+scaleout: venv postgres
+	ADVISOR_TEST_BACKEND=servers ADVISOR_REQUIRE_SCALEOUT_TESTS=1 $(BIN)/python -m pytest -q \
+	  tests/bot/test_api.py tests/bot/test_review_api.py
+
 lint: venv
 	$(BIN)/ruff check advisor bot evals tests
 	$(BIN)/ruff format --check advisor bot evals tests
@@ -82,6 +87,7 @@ format: venv
 test: lint browser llm postgres
 	ADVISOR_REQUIRE_LLM_TESTS=1 ADVISOR_REQUIRE_MOUNT_TESTS=1 ADVISOR_REQUIRE_SCALEOUT_TESTS=1 \
 	  $(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory scaleout
 	$(BIN)/advisor eval --gate --out reports/eval
 	$(BIN)/python -m evals.audit --out reports/pip-audit.json
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,10 +41,36 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # ty
     return data
 
 
+@pytest.fixture(scope="session")
+def backend_servers(
+    tmp_path_factory: pytest.TempPathFactory, index_dir: Path, embedder
+) -> Iterator[dict[str, str] | None]:  # type: ignore[no-untyped-def]
+    """With ADVISOR_TEST_BACKEND=servers: a Chroma server holding the index, and PostgreSQL."""
+    if os.environ.get("ADVISOR_TEST_BACKEND", "local") != "servers":
+        yield None
+        return
+    from advisor.index import ingest
+    from tests.servers import chroma_server, postgres_server
+
+    with chroma_server(tmp_path_factory.mktemp("chroma")) as chroma, postgres_server() as pg:
+        ingest(Settings(data_dir=index_dir, chroma_url=chroma), embedder_factory=lambda: embedder)
+        yield {"chroma_url": chroma, "database_url": pg}
+
+
 @pytest.fixture
-def settings(index_dir: Path, tmp_path: Path) -> Settings:
+def settings(
+    index_dir: Path, tmp_path: Path, backend_servers: dict[str, str] | None
+) -> Iterator[Settings]:
     """Settings reading the shared index, with a private conversation database."""
-    return Settings(data_dir=index_dir, database_url=f"sqlite:///{tmp_path / 'conv.db'}")
+    if backend_servers is None:
+        yield Settings(data_dir=index_dir, database_url=f"sqlite:///{tmp_path / 'conv.db'}")
+        return
+    from tests.servers import fresh_database
+
+    with fresh_database(backend_servers["database_url"]) as url:
+        yield Settings(
+            data_dir=index_dir, database_url=url, chroma_url=backend_servers["chroma_url"]
+        )
 
 
 @pytest.fixture

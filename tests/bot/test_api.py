@@ -25,6 +25,19 @@ def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
     return events
 
 
+def test_the_configured_backends_answer(
+    client: httpx.Client, advisor: Advisor, backend_servers: dict[str, str] | None
+) -> None:
+    # `make test` runs this file twice: on local files and SQLite, then on the servers.
+    r = client.post("/v1/ask", json={"question": "Who should own the CRM project?"})
+    assert r.status_code == 200, r.text
+    assert advisor.searcher.snapshot.remote is (backend_servers is not None)
+    dialect = advisor.store.engine.dialect.name  # type: ignore[attr-defined]
+    assert dialect == ("postgresql" if backend_servers else "sqlite")
+    turns = client.get(f"/v1/conversations/{r.json()['conversation_id']}").json()["turns"]
+    assert [t["turn"] for t in turns] == [1]
+
+
 def test_ask_returns_the_answer_contract(client: httpx.Client) -> None:
     r = client.post("/v1/ask", json={"question": "Why is our CRM plan too broad?"})
     assert r.status_code == 200, r.text
