@@ -376,18 +376,20 @@ class IndexSnapshot:
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.generation, self.path, self.manifest = read_current(settings)
         self.remote = self.path is None
-        if self.path is None:
-            from advisor import remote
-
-            self._client = remote.open_collection(settings, self.generation)
-            name = remote.collection_name(settings, self.generation)
-        else:
-            self._client = _chroma_client(self.path / "chroma")
-            name = settings.collection
         try:
+            if self.path is None:
+                from advisor import remote
+
+                self._client = remote.open_collection(settings, self.generation)
+                name = remote.collection_name(settings, self.generation)
+            else:
+                self._client = _chroma_client(self.path / "chroma")
+                name = settings.collection
             self.store = _vector_store(self._client, name, embedder, create=False)
             got = self.store.get(include=["documents", "metadatas", "embeddings"])
-        except Exception as exc:
+        except IndexNotReadyError:
+            raise
+        except Exception as exc:  # a damaged file fails in Chroma in many ways, all alike
             raise IndexNotReadyError(
                 f"the index cannot be opened ({exc}): run `advisor ingest`"
             ) from exc
