@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,38 @@ def test_a_key_is_claimed_once_even_across_store_instances(tmp_path) -> None:  #
     finally:
         first.close()
         second.close()
+
+
+def test_pacing_is_one_budget_across_store_instances(tmp_path: Path) -> None:
+    # Two instances on one database stand for two workers: together they get one burst.
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    a, b = SQLConversationStore(url), SQLConversationStore(url)
+    per_second, burst = 1 / 3600, 3.0  # so slow that nothing refills during the test
+    waits = [(a if i % 2 else b).pace("key:one", per_second, burst) for i in range(6)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert all(3590 < w <= 3600 for w in waits[3:])
+    assert a.pace("key:other", per_second, burst) == 0.0  # keys are counted apart
+
+
+def test_pacing_refills_at_the_rate(tmp_path: Path) -> None:
+    store = SQLConversationStore(f"sqlite:///{tmp_path / 'c.db'}")
+    assert store.pace("k", per_second=20.0, burst=1.0) == 0.0
+    wait = store.pace("k", per_second=20.0, burst=1.0)
+    assert 0 < wait <= 0.05
+    time.sleep(wait + 0.01)
+    assert store.pace("k", per_second=20.0, burst=1.0) == 0.0
+
+
+def test_pacing_from_many_threads_lets_exactly_the_burst_through(tmp_path: Path) -> None:
+    store = SQLConversationStore(f"sqlite:///{tmp_path / 'c.db'}")
+    allowed: list[bool] = []
+
+    def hit() -> None:
+        allowed.append(store.pace("key:busy", 1 / 3600, 5.0) == 0.0)
+
+    threads = [threading.Thread(target=hit) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert allowed.count(True) == 5

@@ -195,3 +195,17 @@ def test_store_failure_mid_stream_is_an_error_event(
     assert events[-1][1]["type"] == "/problems/store-error"
     assert "answer" not in [kind for kind, _ in events]
     assert_problem(plain, 503, "store-error")
+
+
+def test_a_shared_rate_limit_with_the_store_down_is_a_problem(
+    serve: Serve, settings: Settings, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    # The limiter counts in the store; when it cannot, the request is refused cleanly.
+    down = settings.model_copy(
+        update={"rate_store": "database", "database_url": "sqlite:////proc/no-such/c.db"}
+    )
+    with serve(advisor=Advisor(down, embedder=embedder), rate_store="database") as url:
+        r = post(f"{url}/v1/ask", json={"question": "Why do CRM projects fail?"})
+        body = assert_problem(r, 503, "store-error")
+        assert "conversation store" in body["detail"]
+        assert get(f"{url}/healthz").status_code == 200  # the page and health stay up
