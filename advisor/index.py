@@ -279,21 +279,28 @@ def _last_generation(settings: Settings) -> str:
     return names[-1] if names else ""
 
 
+def collection_damage(collection: Any, expected: int) -> str:
+    """Why a Chroma collection cannot serve ("" if it can): all passages, each its own match."""
+    count = collection.count()
+    if count != expected:
+        return f"it holds {count} passages, its manifest lists {expected}"
+    if not count:
+        return ""
+    sample = collection.get(limit=1, include=["embeddings"])
+    found = collection.query(query_embeddings=sample["embeddings"], n_results=1)
+    if found["ids"][0][:1] != sample["ids"]:
+        return "its vector search does not find a stored passage"
+    return ""
+
+
 def check_generation(path: Path, settings: Settings, expected: int) -> str:
     """Why a generation cannot serve ("" if it can): every passage there, each its own match."""
     client = None
     try:
         client = _chroma_client(path / "chroma")
-        collection = client.get_collection(settings.collection)
-        count = collection.count()
-        if count != expected:
-            return f"it holds {count} passages, its manifest lists {expected}"
-        if not count:
-            return ""
-        sample = collection.get(limit=1, include=["embeddings"])
-        found = collection.query(query_embeddings=sample["embeddings"], n_results=1)
-        if found["ids"][0][:1] != sample["ids"]:
-            return "its vector search does not find a stored passage"
+        damage = collection_damage(client.get_collection(settings.collection), expected)
+        if damage or not expected:
+            return damage
         # The record manager's ledger is what the next incremental ingest trusts.
         with closing(sqlite3.connect(f"file:{path / 'records.db'}?mode=ro", uri=True)) as db:
             (records,) = db.execute("SELECT count(*) FROM upsertion_record").fetchone()

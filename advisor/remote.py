@@ -129,18 +129,11 @@ def open_collection(settings: Settings, generation: str) -> Any:
 
 def check(settings: Settings, generation: str, expected: int) -> str:
     """Why a generation cannot serve ("" if it can): every passage there, each its own match."""
+    from advisor.index import collection_damage
+
     try:
         coll = client(settings).get_collection(collection_name(settings, generation))
-        count = coll.count()
-        if count != expected:
-            return f"it holds {count} passages, its manifest lists {expected}"
-        if not count:
-            return ""
-        sample = coll.get(limit=1, include=["embeddings"])
-        found = coll.query(query_embeddings=sample["embeddings"], n_results=1)
-        if found["ids"][0][:1] != sample["ids"]:
-            return "its vector search does not find a stored passage"
-        return ""
+        return collection_damage(coll, expected)
     except Exception as exc:
         return f"it cannot be opened or searched: {exc}"
 

@@ -16,6 +16,8 @@ from typing import IO
 import httpx
 import pytest
 
+from evals.load import stop_process
+
 MODEL_ALIAS = "gemma-3-270m"
 
 
@@ -61,12 +63,7 @@ def llama_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         try:
             yield _wait_until_up(f"http://127.0.0.1:{port}/v1", proc, log), proc
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_process(proc)
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: IO[bytes]) -> str:

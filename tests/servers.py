@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from evals.load import stop_process
+
 PG_USER = "advisor"
 PG_DATABASE = "advisor"
 
@@ -230,10 +232,4 @@ def chroma_server(path: Path) -> Iterator[str]:
                 time.sleep(0.1)
             yield url
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
