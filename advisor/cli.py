@@ -77,6 +77,10 @@ def _source_lines(citations: list[Citation]) -> list[str]:
 def main(verbose: bool) -> None:
     """CRM Advisor: answers on CRM strategy from a curated corpus, every claim cited."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    try:
+        get_settings()  # a bad ADVISOR_* variable is one clear line here, not a traceback
+    except AdvisorError as exc:
+        _fail(exc)
 
 
 @main.command()

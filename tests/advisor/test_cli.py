@@ -134,3 +134,14 @@ def test_review_refuses_a_non_plan_with_exit_2(data: Path, tmp_path: Path) -> No
     binary = tmp_path / "plan.bin"
     binary.write_bytes(b"\xff\xfe\x00garbage" * 10)
     assert run("review", str(binary), data=data).returncode == 2
+
+
+def test_a_bad_setting_is_one_clear_line_not_a_traceback() -> None:
+    env = {**os.environ, "ADVISOR_RATE_LIMIT": "lots", "ADVISOR_RATE_STORE": "redis"}
+    for command in (["sources"], ["serve", "--port", "0"]):
+        out = subprocess.run(
+            [ADVISOR, *command], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert out.returncode == 1, out.stderr
+        assert "ADVISOR_RATE_LIMIT" in out.stderr and "ADVISOR_RATE_STORE" in out.stderr
+        assert "Traceback" not in out.stderr
