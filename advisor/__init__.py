@@ -1,24 +1,136 @@
-"""CRM Advisor core: corpus, index, retrieval and cited answers. ``Advisor`` is its face."""
+"""CRM Advisor's core: knowledge, retrieval, cited answers and plan review.
+
+``Advisor`` is its face. Front doors (``bot``) and the evals (``evals``) import only the
+names listed in ``__all__`` from this package, never its modules; a test enforces it
+(``tests/test_layering.py``). Names load lazily, so that ``import advisor`` does not
+load LangChain, Chroma or torch.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from advisor.chain import Advisor
-    from advisor.models import Answer, Citation, SourceInfo, Turn
+_PUBLIC: dict[str, str] = {
+    # the face, its settings and its stores
+    "Advisor": "advisor.facade",
+    "Settings": "advisor.config",
+    "get_settings": "advisor.config",
+    "settings_from_env": "advisor.config",
+    "PROJECT_ROOT": "advisor.config",
+    "open_database": "advisor.memory",
+    "ingest": "advisor.knowledge.ingest",
+    "IngestReport": "advisor.knowledge.manifest",
+    "PATTERNS": "advisor.knowledge.corpus",
+    # the answer contract
+    "Answer": "advisor.contract",
+    "Citation": "advisor.contract",
+    "Feedback": "advisor.contract",
+    "Finding": "advisor.contract",
+    "GuardReport": "advisor.contract",
+    "Review": "advisor.contract",
+    "SourceInfo": "advisor.contract",
+    "StreamEvent": "advisor.contract",
+    "Turn": "advisor.contract",
+    "EVIDENCE_HEADING": "advisor.contract",
+    "ADVICE_HEADING": "advisor.contract",
+    # input checks
+    "check_conversation_id": "advisor.inputs",
+    "CONVERSATION_ID": "advisor.inputs",
+    # errors
+    "AdvisorError": "advisor.errors",
+    "ConfigError": "advisor.errors",
+    "InvalidInputError": "advisor.errors",
+    "StoreError": "advisor.errors",
+    # what the evals measure with: generators, grounding, text
+    "CHAT_MODELS": "advisor.ask.llm",
+    "Composition": "advisor.ask.compose",
+    "Generator": "advisor.ask.compose",
+    "Segment": "advisor.ask.compose",
+    "Retrieval": "advisor.ask.retrieval",
+    "SupportChecker": "advisor.ask.grounding",
+    "cited_sentences": "advisor.ask.grounding",
+    "negated": "advisor.ask.grounding",
+    "content_terms": "advisor.text",
+    "names": "advisor.text",
+    "numbers": "advisor.text",
+    "split_sentences": "advisor.text",
+}
 
-__all__ = ["Advisor", "Answer", "Citation", "SourceInfo", "Turn"]
+__all__ = [
+    "ADVICE_HEADING",
+    "CHAT_MODELS",
+    "CONVERSATION_ID",
+    "EVIDENCE_HEADING",
+    "PATTERNS",
+    "PROJECT_ROOT",
+    "Advisor",
+    "AdvisorError",
+    "Answer",
+    "Citation",
+    "Composition",
+    "ConfigError",
+    "Feedback",
+    "Finding",
+    "Generator",
+    "GuardReport",
+    "IngestReport",
+    "InvalidInputError",
+    "Retrieval",
+    "Review",
+    "Segment",
+    "Settings",
+    "SourceInfo",
+    "StoreError",
+    "StreamEvent",
+    "SupportChecker",
+    "Turn",
+    "check_conversation_id",
+    "cited_sentences",
+    "content_terms",
+    "get_settings",
+    "ingest",
+    "names",
+    "negated",
+    "numbers",
+    "open_database",
+    "settings_from_env",
+    "split_sentences",
+]
+
+if TYPE_CHECKING:
+    from advisor.ask.compose import Composition, Generator, Segment
+    from advisor.ask.grounding import SupportChecker, cited_sentences, negated
+    from advisor.ask.llm import CHAT_MODELS
+    from advisor.ask.retrieval import Retrieval
+    from advisor.config import PROJECT_ROOT, Settings, get_settings, settings_from_env
+    from advisor.contract import (
+        ADVICE_HEADING,
+        EVIDENCE_HEADING,
+        Answer,
+        Citation,
+        Feedback,
+        Finding,
+        GuardReport,
+        Review,
+        SourceInfo,
+        StreamEvent,
+        Turn,
+    )
+    from advisor.errors import AdvisorError, ConfigError, InvalidInputError, StoreError
+    from advisor.facade import Advisor
+    from advisor.inputs import CONVERSATION_ID, check_conversation_id
+    from advisor.knowledge.corpus import PATTERNS
+    from advisor.knowledge.ingest import ingest
+    from advisor.knowledge.manifest import IngestReport
+    from advisor.memory import open_database
+    from advisor.text import content_terms, names, numbers, split_sentences
 
 
 def __getattr__(name: str) -> Any:
-    # Imported lazily so that `import advisor` does not load LangChain, Chroma or torch.
-    if name == "Advisor":
-        from advisor.chain import Advisor
-
-        return Advisor
-    if name in ("Answer", "Citation", "SourceInfo", "Turn"):
-        from advisor import models
-
-        return getattr(models, name)
-    raise AttributeError(name)
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'advisor' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value

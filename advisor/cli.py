@@ -1,4 +1,4 @@
-"""The ``advisor`` command line: ingest, ask, review, chat, sources."""
+"""The ``advisor`` command line: ingest, ask, review, chat, sources; plugins add the rest."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import logging
 import sys
 import textwrap
 from collections.abc import Iterable
-from pathlib import Path
+from importlib.metadata import entry_points
 from typing import Any
 
 import click
 
 from advisor.config import get_settings
+from advisor.contract import Answer, Citation, Review
 from advisor.errors import AdvisorError, CorpusError, InvalidInputError
-from advisor.models import Answer, Citation, Review
 
 
 def _fail(exc: AdvisorError) -> None:
@@ -28,7 +28,7 @@ def _fail(exc: AdvisorError) -> None:
 
 
 def _advisor() -> Any:
-    from advisor.chain import Advisor
+    from advisor.facade import Advisor
 
     return Advisor(get_settings())
 
@@ -78,7 +78,11 @@ def main(verbose: bool) -> None:
     """CRM Advisor: answers on CRM strategy from a curated corpus, every claim cited."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
     try:
-        get_settings()  # a bad ADVISOR_* variable is one clear line here, not a traceback
+        # A bad ADVISOR_* variable is one clear line here, not a traceback: the core's
+        # settings, and those each front door registers (group advisor.settings).
+        get_settings()
+        for point in entry_points(group="advisor.settings"):
+            point.load()()
     except AdvisorError as exc:
         _fail(exc)
 
@@ -87,7 +91,7 @@ def main(verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def ingest(as_json: bool) -> None:
     """Clean, split and embed corpus/ into the Chroma index (incremental)."""
-    from advisor.index import ingest as run_ingest
+    from advisor.knowledge.ingest import ingest as run_ingest
 
     def progress(items: Iterable[Any], total: int) -> Iterable[Any]:
         if as_json or not sys.stderr.isatty():
@@ -214,55 +218,8 @@ def sources(as_json: bool) -> None:
             click.echo(f"{'':38}{who}")
 
 
-@main.command(name="eval")
-@click.option(
-    "--generator",
-    default=None,
-    help="extractive, or an LLM backend (openai, anthropic, llamacpp); default: settings.",
-)
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("reports/eval"), show_default=True
-)
-@click.option("--gate", is_flag=True, help="Exit 1 if any metric falls past its floor.")
-@click.option(
-    "--guard",
-    type=click.Choice(["remove", "flag", "off"]),
-    default=None,
-    help="Grounding guard mode for LLM generators (default: settings).",
-)
-@click.option(
-    "--sample",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Run only N of the golden cases, spread over the set, without plan reviews "
-    "(for slow LLM backends; the gate then reports the missing review metrics).",
-)
-def eval_command(
-    generator: str | None, out: Path, gate: bool, guard: str | None, sample: int | None
-) -> None:
-    """Run the golden set offline; write report.json, report.md and chart.png."""
-    from advisor.index import ingest as run_ingest
-    from evals.run import run
-
-    settings = get_settings()
-    try:
-        run_ingest(settings)  # a no-op when the index is current
-        _, failed = run(settings, out, generator=generator, guard=guard, sample=sample)
-    except AdvisorError as exc:
-        _fail(exc)
-        return
-    click.echo((out / "report.md").read_text(encoding="utf-8"))
-    click.echo(f"Wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'chart.png'}")
-    if failed:
-        click.secho("Eval gate FAILED:\n  " + "\n  ".join(failed), fg="red", err=True)
-        if gate:
-            sys.exit(1)
-
-
 def _load_plugins() -> None:
-    """Add commands that other packages register (the HTTP server's `serve`, for one)."""
-    from importlib.metadata import entry_points
-
+    """Add commands that other packages register (`serve`, `slack`, `eval`)."""
     for point in entry_points(group="advisor.commands"):
         if point.name not in main.commands:
             main.add_command(point.load(), point.name)

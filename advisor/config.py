@@ -1,14 +1,13 @@
-"""Settings: one pydantic-settings class, read from ADVISOR_* environment variables."""
+"""The core's settings: one pydantic-settings class, read from ADVISOR_* environment variables."""
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from advisor.errors import ConfigError
 
@@ -17,7 +16,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Every setting of the advisor; each field is ADVISOR_<NAME> in the environment."""
+    """The core's settings; each field is ADVISOR_<NAME> in the environment.
+
+    Front doors keep their own settings (keys, CORS, rate limits, Slack) in
+    ``bot.settings``, under the same prefix; variables of theirs are ignored here.
+    """
 
     model_config = SettingsConfigDict(env_prefix="ADVISOR_", env_file=None, extra="ignore")
 
@@ -123,68 +126,6 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(6, ge=1, le=20, description="Sentences in an answer.")
     history_turns: int = Field(6, ge=0, le=50, description="Turns of history used by follow-ups.")
 
-    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list,
-        description="Comma-separated keys; when set, /v1/* needs `Authorization: Bearer <key>`.",
-    )
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Comma-separated origins allowed to call the API."
-    )
-    embed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Comma-separated origins allowed to frame the chat page (CSP frame-ancestors).",
-    )
-    max_body_bytes: int = Field(
-        262_144, ge=1024, le=16_777_216, description="Largest request body accepted, in bytes."
-    )
-    rate_limit: int = Field(
-        120,
-        ge=0,
-        description="Requests per minute per API key (per client address without keys); 0 is off.",
-    )
-    rate_burst: int = Field(20, ge=1, description="Requests a key may make at once before pacing.")
-    rate_store: Literal["memory", "database"] = Field(
-        "memory",
-        description="Where requests are counted: per process, or in the store for all workers.",
-    )
-    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = Field(
-        "INFO", description="Level of the advisor's own log lines (`serve --log-level` sets it)."
-    )
-
-    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-…).")
-    slack_signing_secret: SecretStr | None = Field(
-        None, description="Slack signing secret; with the bot token it enables /slack/events."
-    )
-    slack_app_token: SecretStr | None = Field(
-        None, description="Slack app-level token (xapp-…) for Socket Mode."
-    )
-    slack_api_url: str = Field(
-        "https://slack.com/api/", description="Base URL of the Slack Web API (tests use a fake)."
-    )
-    slack_update_interval: float = Field(
-        1.2,
-        ge=0.0,
-        le=30.0,
-        description="Least seconds between edits of a streaming Slack reply (rate limits).",
-    )
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        """Accept debug as well as DEBUG."""
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("api_keys", "cors_origins", "embed_origins", mode="before")
-    @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        """Accept 'a,b' or a JSON list from the environment."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
-
     @property
     def index_dir(self) -> Path:
         """Folder holding the index generations."""
@@ -196,14 +137,22 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'advisor.db').resolve()}"
 
 
-@lru_cache
-def get_settings() -> Settings:
-    """The process-wide settings, built on first use; ConfigError names each bad variable."""
+S = TypeVar("S", bound=BaseSettings)
+
+
+def settings_from_env(cls: type[S]) -> S:
+    """Build a settings class from ADVISOR_* variables; ConfigError names each bad one."""
     try:
-        return Settings()
+        return cls()
     except ValidationError as exc:
         problems = "; ".join(
             f"ADVISOR_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
             for e in exc.errors()
         )
         raise ConfigError(f"bad setting: {problems}") from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide core settings, built on first use; ConfigError names each bad one."""
+    return settings_from_env(Settings)

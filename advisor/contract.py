@@ -181,3 +181,19 @@ class StreamEvent(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     text: str = ""
     answer: Answer | None = None
+
+
+# The headings an answer's sentences sit under, and the refusals: part of the contract.
+EVIDENCE_HEADING = "What the sources say:"
+ADVICE_HEADING = "What we advise:"
+REFUSAL = (
+    "I can't answer that from my CRM strategy sources: they don't cover it. "
+    "I can help with why CRM initiatives fail and how to avoid it: scoping goals, "
+    "strategy before software, data quality and integration, measuring ROI, resourcing, "
+    "who should own the project, leadership, and phasing a rollout. "
+    "Try, for example: “Why is our CRM plan too broad?” or “Who should own the CRM project?”"
+)
+INSTRUCTION_REFUSAL = (
+    "That reads as an instruction rather than a question about CRM strategy, so I have not "
+    "acted on it. Ask me about CRM strategy, for example: “Why is our CRM plan too broad?”"
+)

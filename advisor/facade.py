@@ -1,64 +1,37 @@
-"""The chain that ties the parts together, and ``Advisor``, the one public face of the core."""
+"""``Advisor``: the one public face of the core. It loads each part on first use and
+hands questions to the ask pipeline (``advisor.ask.pipeline``) and plans to the reviewer
+(``advisor.review``); conversations live in the store (``advisor.memory``).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable, RunnableLambda
 
-from advisor.answers import citation, extractive_answer, written_answer
-from advisor.compose import (
-    ExtractiveComposer,
-    Generator,
-)
+from advisor.ask.compose import GENERATORS, Generator
+from advisor.ask.grounding import SupportChecker
+from advisor.ask.guard import Guard
+from advisor.ask.llm import make_chat_model
+from advisor.ask.pipeline import AskPipeline
+from advisor.ask.retrieval import HybridSearcher
+from advisor.ask.state import AskState, Focus
+from advisor.ask.writer import LLMWriter
 from advisor.config import Settings, get_settings
-from advisor.errors import (
-    ConfigError,
-    ConversationNotFoundError,
-    InvalidInputError,
-    TurnNotFoundError,
-)
-from advisor.grounding import SupportChecker
-from advisor.guard import Guard
-from advisor.index import (
-    Embedder,
-    IndexSnapshot,
-    VectorCache,
-    make_embedder,
-    serving_generation,
-)
-from advisor.llm import make_chat_model
-from advisor.memory import ConversationStore, check_conversation_id, make_store
-from advisor.models import (
-    Answer,
-    Feedback,
-    Review,
-    SourceInfo,
-    StreamEvent,
-    Turn,
-)
-from advisor.plan import clean_plan
+from advisor.contract import Answer, Feedback, Review, SourceInfo, StreamEvent, Turn
+from advisor.errors import ConfigError, ConversationNotFoundError, TurnNotFoundError
+from advisor.inputs import check_conversation_id, clean_feedback, clean_plan, clean_question
+from advisor.knowledge.embeddings import Embedder, VectorCache, make_embedder
+from advisor.knowledge.snapshot import ServingIndex, read_current
+from advisor.memory import ConversationStore, make_store
 from advisor.prompts import Prompts
-from advisor.questions import clean_question, condense, is_follow_up
-from advisor.retrieval import HybridSearcher, Retrieval, strip_injection
-from advisor.review import DESCRIPTIONS, PlanReviewer, render_review
-from advisor.text import printable
-from advisor.writer import LLMWriter, Written
+from advisor.review.reviewer import DESCRIPTIONS, PlanReviewer, render_review
 
-MAX_COMMENT_CHARS = 2000
 REVIEW_QUESTION = "Review this CRM plan:\n"
-_PIECE = re.compile(r"[^\n]*\n|[^\n]+")  # the answer's lines, newlines kept
-GENERATORS: dict[str, Callable[[Embedder, Settings], Generator]] = {
-    "extractive": lambda embedder, settings: ExtractiveComposer(embedder, settings),
-}
-"""Offline answer generators by name; LLM backends are ``advisor.llm.CHAT_MODELS``."""
 
 
 class Advisor:
@@ -79,11 +52,11 @@ class Advisor:
         self._store = store
         self._chat = chat
         self._writer: LLMWriter | None = None
-        self._snapshot: IndexSnapshot | None = None
+        self._index: ServingIndex | None = None
         self._searcher: HybridSearcher | None = None
         self._lock = threading.Lock()
-        self._chain: Runnable[dict[str, Any], dict[str, Any]] | None = None
         self._reviewer: PlanReviewer | None = None
+        self.pipeline = AskPipeline(self)
 
     # -- lazy parts --------------------------------------------------------------------
     @property
@@ -104,19 +77,16 @@ class Advisor:
 
     @property
     def searcher(self) -> HybridSearcher:
-        """The searcher over the serving index, reloaded after a new ingest switches it."""
+        """The searcher over the serving index, rebuilt after a new ingest switches it."""
         embedder = self.embedder
         with self._lock:
-            if self._searcher is None or self._index_switched():
-                # The old snapshot is left for in-flight requests; its files outlive it.
-                self._snapshot = IndexSnapshot(self.settings, embedder)
-                self._searcher = HybridSearcher(self._snapshot, embedder, self.settings)
+            if self._index is None:
+                self._index = ServingIndex(self.settings, embedder)
+        snapshot = self._index.snapshot()
+        with self._lock:
+            if self._searcher is None or self._searcher.snapshot is not snapshot:
+                self._searcher = HybridSearcher(snapshot, embedder, self.settings)
             return self._searcher
-
-    def _index_switched(self) -> bool:
-        """True when the index now names a different generation than the one loaded."""
-        name = serving_generation(self.settings)
-        return self._snapshot is not None and name is not None and name != self._snapshot.generation
 
     @property
     def reviewer(self) -> PlanReviewer:
@@ -135,7 +105,8 @@ class Advisor:
     @property
     def generation(self) -> str | None:
         """The loaded index generation, if any."""
-        return self._snapshot.generation if self._snapshot else None
+        loaded = self._index.loaded if self._index else None
+        return loaded.generation if loaded else None
 
     @property
     def generator(self) -> Generator:
@@ -191,8 +162,7 @@ class Advisor:
         """Load the model and index (and let the generator prepare) before the first question."""
         # Sentence vectors saved by an earlier process make the warm-up a file read.
         cache = VectorCache.shared(self.embedder)
-        digest = hashlib.sha1(self.embedder.name.encode()).hexdigest()[:16]
-        saved_at = self.settings.data_dir / "cache" / f"vectors-{digest}.npz"
+        saved_at = cache.file(self.settings.data_dir)
         saved = cache.load(saved_at)
         searcher, generator = self.searcher, self.generator
         # One search loads Chroma's vector segment and runs the model once, so the first
@@ -210,54 +180,12 @@ class Advisor:
         if load is not None:
             load()  # an in-process model loads now, not on the first question
 
-    # -- the chain ---------------------------------------------------------------------
-    @property
-    def chain(self) -> Runnable[dict[str, Any], dict[str, Any]]:
-        """condense | retrieve, as LangChain Runnables over a state dict; writing follows."""
-        if self._chain is None:
-            self._chain = RunnableLambda(self._condense_step, name="condense") | RunnableLambda(
-                self._retrieve_step, name="retrieve"
-            )
-        return self._chain
-
-    def _condense_step(self, state: dict[str, Any]) -> dict[str, Any]:
-        t = time.perf_counter()
-        review: Review | None = state.get("review")
-        focus = self.reviewer.focus(state["question"], review) if review else None
-        if focus is not None:
-            # A follow-up on a plan review is about one of its findings: search for that.
-            about = f"{focus.title}: {DESCRIPTIONS.get(focus.pattern, '')}"
-            standalone = f"{state['question']} (about: {about})"
-        else:
-            standalone = self._condense(state["question"], state["history"])
-        return {
-            **state,
-            "standalone": standalone,
-            "focus": focus,
-            "t_condense": time.perf_counter() - t,
-        }
-
-    def _retrieve_step(self, state: dict[str, Any]) -> dict[str, Any]:
-        t = time.perf_counter()
-        retrieval = self.searcher.search(state["standalone"], mode=state.get("mode", "hybrid"))
-        return {**state, "retrieval": retrieval, "t_retrieve": time.perf_counter() - t}
-
-    def _condense(self, question: str, history: list[Turn]) -> str:
-        writer = self.writer
-        if writer and self.settings.llm_condense and history and is_follow_up(question):
-            rewrite = writer.condense(question, history)
-            if rewrite:
-                return rewrite
-        return condense(question, history)
-
-    def _compose(self, state: dict[str, Any]) -> dict[str, Any]:
-        t = time.perf_counter()
-        retrieval: Retrieval = state["retrieval"]
-        composition = None
-        if retrieval.passed_gate:
-            query, _ = strip_injection(state["standalone"])
-            composition = self.generator.compose(query, retrieval)
-        return {**state, "composition": composition, "t_compose": time.perf_counter() - t}
+    def focus(self, question: str, review: Review) -> Focus | None:
+        """The finding of ``review`` that a follow-up question is about, if any."""
+        finding = self.reviewer.focus(question, review)
+        if finding is None:
+            return None
+        return Focus(finding, f"{finding.title}: {DESCRIPTIONS.get(finding.pattern, '')}")
 
     # -- public API --------------------------------------------------------------------
     def ask(
@@ -293,10 +221,8 @@ class Advisor:
         history = self.store.turns(cid, last=self.settings.history_turns) if conversation_id else []
         review = self._recent_review(cid, history)
         _ = self.writer  # a misconfigured LLM backend is reported now, not mid-stream
-        state = self.chain.invoke(
-            {"question": text, "history": history, "mode": mode, "review": review}
-        )
-        return self._events(text, state, cid, started)
+        state = AskState(text, cid, history, review, mode, started)
+        return self.pipeline.run(state)
 
     def _conversation(self, conversation_id: str | None, start: bool) -> str:
         """The id to store a turn under: a new one, or a checked existing (or startable) one."""
@@ -318,46 +244,9 @@ class Advisor:
         recent = [t.turn for t in history if t.turn in reviews]
         return reviews[recent[-1]] if recent else None
 
-    def _events(
-        self, question: str, state: dict[str, Any], cid: str, started: float
-    ) -> Iterator[StreamEvent]:
-        retrieval: Retrieval = state["retrieval"]
-        query, _ = strip_injection(state["standalone"])
-        writer = self.writer
-        written: Written | None = None
-        if writer is not None and retrieval.passed_gate and query:
-            hits = retrieval.hits
-            consulted = [citation(n, hit) for n, hit in enumerate(hits, start=1)]
-            yield StreamEvent(kind="citations", citations=consulted)
-            for event in writer.write(query, retrieval):
-                if event.kind == "done":
-                    written = event.written
-                else:
-                    yield StreamEvent(kind=event.kind, text=event.text)
-        if writer is not None and written is not None and written.text:
-            answer = written_answer(state, cid, written, writer.name)
-            answer.timings.update(write=written.seconds)
-        else:
-            state = self._compose(state)
-            answer = extractive_answer(state, cid, self.generator.name)
-            answer.timings.update(compose=state["t_compose"])
-            if written is not None:
-                answer.guard, answer.fallback = written.guard, written.fallback
-                answer.timings.update(write=written.seconds)
-            yield StreamEvent(kind="citations", citations=answer.citations)
-            for piece in _PIECE.findall(answer.answer):
-                yield StreamEvent(kind="delta", text=piece)
-        answer.timings.update(condense=state["t_condense"], retrieve=state["t_retrieve"])
-        # Stored last, so a turn exists only once its whole answer has been given.
-        answer.turn = self.store.append(answer.conversation_id, question, answer)
-        answer.timings["total"] = time.perf_counter() - started
-        yield StreamEvent(kind="answer", answer=answer)
-
     def sources(self) -> list[SourceInfo]:
         """The corpus documents in the serving index, with metadata and passage counts."""
-        from advisor.index import read_current
-
-        _, _, manifest = read_current(self.settings)
+        _, manifest = read_current(self.settings)
         out = []
         for doc_id, meta in sorted(
             manifest.get("docs", {}).items(), key=lambda kv: (kv[1]["kind"], kv[0])
@@ -426,12 +315,7 @@ class Advisor:
     ) -> Feedback:
         """Rate one answer up or down, with an optional comment; a new rating replaces the old."""
         cid = check_conversation_id(conversation_id)
-        if rating not in ("up", "down"):
-            raise InvalidInputError("rating must be 'up' or 'down'")
-        if comment is not None:
-            comment = printable(comment, "comment").strip() or None
-            if comment and len(comment) > MAX_COMMENT_CHARS:
-                raise InvalidInputError(f"the comment is over {MAX_COMMENT_CHARS} characters")
+        rating, comment = clean_feedback(rating, comment)
         turns = {t.turn for t in self.store.turns(cid)}
         if not turns:
             raise ConversationNotFoundError(f"no conversation {conversation_id!r}")

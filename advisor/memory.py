@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    case,
     create_engine,
     event,
     func,
@@ -27,11 +25,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from advisor.config import Settings
-from advisor.errors import ConfigError, InvalidConversationIdError, StoreError
-from advisor.models import Answer, Feedback, Review, Turn
+from advisor.contract import Answer, Feedback, Review, Turn
+from advisor.errors import ConfigError, StoreError
 
 _PG_TURN_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:cid, 0))")
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 metadata = MetaData()
 turns_table = Table(
@@ -60,27 +57,6 @@ reviews_table = Table(
     Column("turn", Integer, primary_key=True),
     Column("review_json", Text, nullable=False),
 )
-claims_table = Table(
-    "claims",
-    metadata,
-    Column("key", String(255), primary_key=True),
-    Column("created", Float, nullable=False),
-)
-pacing_table = Table(
-    "pacing",
-    metadata,
-    Column("key", String(255), primary_key=True),
-    Column("due", Float, nullable=False),  # GCRA's theoretical arrival time, epoch seconds
-)
-
-
-def check_conversation_id(conversation_id: str) -> str:
-    """Return the id if it is well-formed, else raise InvalidInputError."""
-    if not isinstance(conversation_id, str) or not _ID.fullmatch(conversation_id):
-        raise InvalidConversationIdError(
-            "conversation_id must be 1-128 characters: letters, digits and . _ : @ -"
-        )
-    return conversation_id
 
 
 class ConversationStore(Protocol):
@@ -96,10 +72,6 @@ class ConversationStore(Protocol):
 
     def feedback(self, conversation_id: str) -> list[Feedback]: ...
 
-    def claim(self, key: str) -> bool: ...
-
-    def pace(self, key: str, per_second: float, burst: float) -> float: ...
-
     def append_review(self, conversation_id: str, question: str, review: Review) -> int: ...
 
     def reviews(self, conversation_id: str) -> dict[int, Review]: ...
@@ -109,15 +81,7 @@ class SQLConversationStore:
     """Turns in any SQLAlchemy database: SQLite by default, a server URL works too."""
 
     def __init__(self, url: str) -> None:
-        try:
-            if url.startswith("sqlite:///"):
-                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url, pool_pre_ping=True)
-            if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            metadata.create_all(self.engine)
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(f"cannot open the conversation store: {exc}") from exc
+        self.engine: Engine = open_database(url, metadata)
 
     def append(
         self, conversation_id: str, question: str, answer: Answer, review: Review | None = None
@@ -245,49 +209,28 @@ class SQLConversationStore:
             raise StoreError(f"could not read the plan reviews: {exc}") from exc
         return {r.turn: Review.model_validate_json(r.review_json) for r in rows}
 
-    def claim(self, key: str) -> bool:
-        """True the first time a key is claimed, False ever after (across processes)."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(claims_table.insert().values(key=key[:255], created=time.time()))
-            return True
-        except IntegrityError:
-            return False
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not record the event: {exc}") from exc
-
-    def pace(self, key: str, per_second: float, burst: float) -> float:
-        """Count one request against a shared rate; 0 if allowed, else seconds to wait."""
-        # GCRA, the token bucket as one timestamp per key, so one conditional UPDATE
-        # decides atomically however many workers or hosts share the database.
-        step, window, key = 1.0 / per_second, burst / per_second, key[:255]
-        due = pacing_table.c.due
-        for _ in range(5):
-            now = time.time()
-            start = case((due > now, due), else_=now)
-            try:
-                with self.engine.begin() as conn:
-                    taken = conn.execute(
-                        pacing_table.update()
-                        .where(pacing_table.c.key == key, start + step - now <= window)
-                        .values(due=start + step)
-                    ).rowcount
-                    if taken:
-                        return 0.0
-                    found = conn.execute(select(due).where(pacing_table.c.key == key)).scalar()
-                    if found is not None:
-                        return max(found + step - now - window, 0.001)
-                    conn.execute(pacing_table.insert().values(key=key, due=now + step))
-                    return 0.0
-            except IntegrityError:
-                continue  # a first request of the same key landed; count against its row
-            except SQLAlchemyError as exc:
-                raise StoreError(f"could not count the request: {exc}") from exc
-        raise StoreError("could not count the request: too much contention")
-
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+
+
+def open_database(url: str, tables: MetaData) -> Engine:
+    """A SQLAlchemy engine on ``url`` with ``tables`` created; StoreError if it cannot open.
+
+    SQLite gets WAL (readers do not block the writer) and a busy timeout, so that the API,
+    Slack and the CLI can share one file. Front doors open their own tables this way on the
+    same URL (``ADVISOR_DATABASE_URL``).
+    """
+    try:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        tables.create_all(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"cannot open the conversation store: {exc}") from exc
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -89,39 +88,6 @@ def names(text: str) -> set[str]:
             if m and m.group(0).lower() not in STOPWORDS and len(m.group(0)) > 1:
                 found.add(m.group(0))
     return found
-
-
-# Line breaks as Word, old Macs and Unicode write them; all become "\n".
-_LINE_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
-
-
-def printable(value: object, what: str) -> str:
-    """User text with line breaks unified and format characters dropped; else InvalidInputError.
-
-    Control characters (NUL, escape sequences, bell...) and lone surrogates are refused,
-    not silently dropped, so that a client sending binary or mis-decoded text learns of it.
-    """
-    from advisor.errors import InvalidInputError
-
-    if not isinstance(value, str):
-        raise InvalidInputError(f"the {what} must be a string")
-    if "\x00" in value:
-        raise InvalidInputError(f"the {what} contains a NUL byte")
-    text = _LINE_BREAKS.sub("\n", value)
-    kept: list[str] = []
-    for ch in text:
-        kind = unicodedata.category(ch)
-        if kind == "Cc" and ch not in "\n\t":
-            raise InvalidInputError(
-                f"the {what} contains the control character U+{ord(ch):04X}; remove it"
-            )
-        if kind == "Cs":
-            raise InvalidInputError(
-                f"the {what} is not valid Unicode (a lone surrogate, U+{ord(ch):04X})"
-            )
-        if kind != "Cf":  # zero-width and bidi marks: invisible, and can disguise text
-            kept.append(ch)
-    return "".join(kept)
 
 
 def split_sentences(text: str) -> list[str]:

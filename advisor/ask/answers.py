@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from advisor.compose import INSTRUCTION_REFUSAL, REFUSAL, render
-from advisor.models import Answer, Citation, Finding
-from advisor.retrieval import Hit, Retrieval, strip_injection
-from advisor.writer import Written
+from advisor.ask.compose import render
+from advisor.ask.retrieval import Hit
+from advisor.ask.state import AskState
+from advisor.ask.writer import Written
+from advisor.contract import INSTRUCTION_REFUSAL, REFUSAL, Answer, Citation
 
 
 def citation(n: int, hit: Hit) -> Citation:
@@ -28,27 +27,27 @@ def citation(n: int, hit: Hit) -> Citation:
     )
 
 
-def on_focus(text: str, state: dict[str, Any]) -> str:
+def on_focus(text: str, state: AskState) -> str:
     """Name the plan-review finding a follow-up was read against, before the answer."""
-    focus: Finding | None = state.get("focus")
+    focus = state.focus
     if focus is None:
         return text
     return f"On your plan's “{focus.title}” finding ({focus.severity}):\n\n{text}"
 
 
-def extractive_answer(state: dict[str, Any], cid: str, generator: str) -> Answer:
+def extractive_answer(state: AskState, generator: str) -> Answer:
     """The Answer for a composed (or empty) extractive composition."""
-    retrieval: Retrieval = state["retrieval"]
-    composition = state["composition"]
+    retrieval, composition = state.retrieval, state.composition
+    assert retrieval is not None
     base = {
-        "conversation_id": cid,
-        "standalone_question": state["standalone"],
+        "conversation_id": state.conversation_id,
+        "standalone_question": state.standalone,
         "generator": generator,
     }
     if composition is None or composition.empty:
         reason = retrieval.reason or "no sentence of the passages answers it closely enough"
         text = REFUSAL
-        if not strip_injection(state["standalone"])[0]:
+        if not state.query:
             reason, text = "the question is an instruction, not a question", INSTRUCTION_REFUSAL
         return Answer(answer=text, answered=False, refusal_reason=reason, **base)
     text, order = render(composition)
@@ -56,14 +55,15 @@ def extractive_answer(state: dict[str, Any], cid: str, generator: str) -> Answer
     return Answer(answer=on_focus(text, state), answered=True, citations=citations, **base)
 
 
-def written_answer(state: dict[str, Any], cid: str, written: Written, generator: str) -> Answer:
+def written_answer(state: AskState, written: Written, generator: str) -> Answer:
     """The Answer for an LLM's guarded text."""
-    hits: list[Hit] = state["retrieval"].hits
+    assert state.retrieval is not None
+    hits: list[Hit] = state.retrieval.hits
     return Answer(
         answer=on_focus(written.text, state),
         answered=True,
-        conversation_id=cid,
-        standalone_question=state["standalone"],
+        conversation_id=state.conversation_id,
+        standalone_question=state.standalone,
         citations=[citation(n, hits[n - 1]) for n in sorted(written.cited)],
         generator=generator,
         guard=written.guard,

@@ -8,31 +8,23 @@ written under separate headings so that a manager can tell them apart.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from advisor.ask.retrieval import Hit, Retrieval
 from advisor.config import Settings
-from advisor.index import Embedder, VectorCache
-from advisor.retrieval import Hit, Retrieval
-from advisor.text import content_terms, split_sentences
+from advisor.contract import ADVICE_HEADING, EVIDENCE_HEADING
+from advisor.knowledge.embeddings import Embedder, VectorCache
+from advisor.quoting import display, passage_units
+from advisor.text import content_terms
 
-EVIDENCE_HEADING = "What the sources say:"
-ADVICE_HEADING = "What we advise:"
-# Sentences opening with these lean on the sentence before them for meaning.
-_DANGLING = re.compile(
-    r"^(this|that|these|those|it|its|they|their|such|he|she|but|so|however|then|also|and|"
-    r"or|as a result|in addition|for this reason)\b",
-    re.I,
-)
 _ADVICE_QUESTION = re.compile(
     r"(?i)^\s*(how|what should|what can|what do we|who should|which|should|when should|"
     r"where should|can we|do we|is it worth|what steps|what is the best|tips?)\b"
 )
-_QUOTES = '"“”'
-# A bracketed number in a quote would read as a citation marker that names no citation.
-_MARKER_LIKE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 
 
 @dataclass
@@ -80,7 +72,7 @@ class ExtractiveComposer:
 
     def warm(self, passages: list[str]) -> list[str]:
         """Embed every quotable sentence now, so no question pays for it later; return them."""
-        texts = [u[0] for text in passages for u in _passage_units(text)]
+        texts = [u[0] for text in passages for u in passage_units(text)]
         self._cache.vectors(texts)
         return texts
 
@@ -109,7 +101,7 @@ class ExtractiveComposer:
             score = 0.6 * float(cos) + 0.25 * overlap + 0.15 * prior
             score -= 0.08 if dangling else 0.0
             score += 0.03 if wants_advice and kind == "note" else 0.0
-            scored.append(Segment(_display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair))
+            scored.append(Segment(display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair))
         chosen = _select(scored, vectors, s.max_answer_sentences)
         evidence = [seg for seg in chosen if seg.kind == "article"]
         advice = [seg for seg in chosen if seg.kind != "article"]
@@ -129,59 +121,14 @@ def _candidate_units(hits: list[Hit]) -> list[tuple[int, str, int, bool, bool]]:
     return [
         (hit_idx, *unit)
         for hit_idx, hit in enumerate(hits)
-        for unit in _passage_units(hit.passage.text)
+        for unit in passage_units(hit.passage.text)
     ]
-
-
-def _passage_units(text: str) -> list[tuple[str, int, bool, bool]]:
-    """(text, position, dangling, pair) for each quotable sentence of a passage.
-
-    A sentence that leans on the one before it also comes as a pair with that sentence
-    (position is then the first sentence's); both are verbatim spans of the passage.
-    """
-    units: list[tuple[str, int, bool, bool]] = []
-    sentences = split_sentences(text)
-    for pos, sent in enumerate(sentences):
-        if not _quotable(sent):
-            continue
-        prev = sentences[pos - 1] if pos > 0 else ""
-        dangling = bool(_DANGLING.match(sent.lstrip('•-– "“')))
-        # A short lead-in ("Goals are too broad.") names what the next sentence explains.
-        lead_in = bool(prev) and len(prev.split()) < 6 and prev.endswith(".")
-        if prev and ((dangling and _quotable(prev)) or lead_in):
-            units.append((f"{prev} {sent}", pos - 1, False, True))
-        units.append((sent, pos, dangling, False))
-    return [u for u in units if u[0] in text and not _MARKER_LIKE.search(u[0])]
 
 
 def _span(seg: Segment) -> set[int]:
     """The sentence positions a segment covers within its passage."""
     first = seg.order[1]
     return {first, first + 1} if seg.pair else {first}
-
-
-def _quotable(sentence: str) -> bool:
-    words = sentence.split()
-    if len(words) < 6 or sentence.rstrip().endswith(("?", ":")):
-        return False
-    if sentence.startswith("(") and sentence.rstrip().endswith(")"):
-        return False
-    return sentence.rstrip(_QUOTES + "’ )").endswith((".", "!"))
-
-
-def _display(text: str) -> str:
-    """A sentence for display: no bullet, and no quote mark left without its partner."""
-    text = text.lstrip("•-– ").strip()
-    if text.count('"') % 2 == 1:
-        if text.startswith('"'):
-            text = text[1:]
-        elif text.endswith('"'):
-            text = text[:-1]
-    if text.count("“") > text.count("”") and text.startswith("“"):
-        text = text[1:]
-    if text.count("”") > text.count("“") and text.endswith("”"):
-        text = text[:-1]
-    return text.strip()
 
 
 def _select(scored: list[Segment], vectors: np.ndarray, limit: int) -> list[Segment]:
@@ -222,14 +169,8 @@ def render(composition: Composition) -> tuple[str, list[int]]:
     return "\n".join(lines), list(numbering)
 
 
-REFUSAL = (
-    "I can't answer that from my CRM strategy sources: they don't cover it. "
-    "I can help with why CRM initiatives fail and how to avoid it: scoping goals, "
-    "strategy before software, data quality and integration, measuring ROI, resourcing, "
-    "who should own the project, leadership, and phasing a rollout. "
-    "Try, for example: “Why is our CRM plan too broad?” or “Who should own the CRM project?”"
-)
-INSTRUCTION_REFUSAL = (
-    "That reads as an instruction rather than a question about CRM strategy, so I have not "
-    "acted on it. Ask me about CRM strategy, for example: “Why is our CRM plan too broad?”"
-)
+GENERATORS: dict[str, Callable[[Embedder, Settings], Generator]] = {
+    "extractive": lambda embedder, settings: ExtractiveComposer(embedder, settings),
+}
+"""Offline answer generators by name (``ADVISOR_GENERATOR``); LLM backends are
+``advisor.ask.llm.CHAT_MODELS``."""

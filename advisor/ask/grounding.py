@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from advisor.index import Embedder, VectorCache
+from advisor.knowledge.embeddings import Embedder, VectorCache
 from advisor.text import content_terms, names, numbers, split_sentences
 
 DEFAULT_THRESHOLD = 0.6

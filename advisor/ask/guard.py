@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from advisor.grounding import SupportChecker
-from advisor.models import GuardReport
+from advisor.ask.grounding import SupportChecker
+from advisor.contract import GuardReport
 
 # At most 9 digits: a longer run is no citation, and int() refuses very long ones.
 _MARKER = re.compile(r"\[\s*(\d{1,9}(?:\s*[,;]\s*\d{1,9})*)\s*\]")

@@ -1,34 +1,18 @@
-"""Questions: validate and normalise them, and turn follow-ups into standalone queries."""
+"""Follow-ups: tell them apart, and turn them into standalone queries."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from advisor.errors import EmptyQuestionError, QuestionTooLongError
-from advisor.models import Turn
-from advisor.text import STOPWORDS, content_terms, printable, tokens
+from advisor.contract import Turn
+from advisor.text import STOPWORDS, content_terms, tokens
 
-MAX_QUESTION_CHARS = 4000
 _ANAPHOR = re.compile(
     r"(?i)\b(that|this|it|its|they|them|their|those|these|he|she|him|her|there|such|"
     r"the same|the former|the latter)\b"
 )
 _CONTINUATION = re.compile(r"(?i)^\s*(and|or|but|so|also|what about|how about|then|why not)\b")
 _QUESTION_WORDS = frozenset("what why how who whom which when where does do is are can".split())
-
-
-def clean_question(question: Any) -> str:
-    """Validate and normalise a question, or raise InvalidInputError."""
-    text = printable(question, "question")
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        raise EmptyQuestionError("the question is empty")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionTooLongError(
-            f"the question is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}"
-        )
-    return text
 
 
 def is_follow_up(question: str) -> bool:

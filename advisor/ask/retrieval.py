@@ -11,33 +11,14 @@ from rank_bm25 import BM25Okapi
 
 from advisor.config import Settings
 from advisor.errors import RetrievalError
-from advisor.index import Embedder, IndexedPassage, IndexSnapshot
+from advisor.inputs import strip_injection
+from advisor.knowledge.embeddings import Embedder
+from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
 from advisor.text import content_terms, names, tokens
 
-# Instructions aimed at a model, not questions about CRM; cut from the search query so
-# that an injected command neither steers retrieval nor passes the relevance gate.
-_INJECTION = re.compile(
-    r"(?i)\b(ignore|disregard|forget|override)\b[^.?!]*\b(instruction|prompt|rule|above|previous)"
-    r"s?\b[^.?!]*[.?!]?"
-    r"|\b(you are now|you are no longer|act as|pretend to be|system prompt|developer mode|"
-    r"new instructions|from now on)\b[^.?!]*[.?!]?"
-    r"|\b(print|reveal|say|output|repeat|reply|respond)\b[^.?!]*\b(pwned|system prompt|"
-    r"instructions|password|secret|only with)\b[^.?!]*[.?!]?"
-    r"|\b(start|begin|end|finish)\s+(your|the)\s+(answer|reply|response)\b[^.?!]*[.?!]?"
-    r"|\b(call(ing)?\s+me|insult)\b[^.?!]*[.?!]?"
-    r"|\bwrite\s+(an?\s+)?(email|message|letter|poem|story|code)\b[^.?!]*[.?!]?"
-    r"|</?[a-z_]+>|^\s*(system|assistant|admin(istrator)?)\s*:"
-)
 # A factual look-up ("what is", "which", "how much") rather than a request for advice.
 _LOOKUP = re.compile(r"(?i)^\s*(what|which|who|when|where|how much|how many)\b")
 _ABOUT_US = re.compile(r"(?i)\b(we|our|us|my|i)\b")
-
-
-def strip_injection(question: str) -> tuple[str, bool]:
-    """Remove instruction-like phrases from a question; say whether any were found."""
-    cleaned = _INJECTION.sub(" ", question)
-    cleaned = re.sub(r"\s+", " ", cleaned).strip()
-    return cleaned, cleaned != re.sub(r"\s+", " ", question).strip()
 
 
 @dataclass
@@ -113,11 +94,16 @@ class HybridSearcher:
         order = np.argsort(-scores)[:k]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
-    def search(self, query: str, mode: str = "hybrid") -> Retrieval:
-        """Search, fuse, diversify and gate; ``mode`` is hybrid, dense or bm25."""
+    def search(self, query: str, mode: str = "hybrid", cleaned: str | None = None) -> Retrieval:
+        """Search, fuse, diversify and gate; ``mode`` is hybrid, dense or bm25.
+
+        ``cleaned`` is the query without instruction-like phrases, when the caller has
+        already computed it (``advisor.inputs.strip_injection``). Raises RetrievalError.
+        """
         s = self.settings
         t0 = time.perf_counter()
-        cleaned, _ = strip_injection(query)
+        if cleaned is None:
+            cleaned = strip_injection(query)[0]
         vector = self.embed(cleaned or query)
         t1 = time.perf_counter()
         dense = self.dense(vector, s.k_dense) if mode != "bm25" else []

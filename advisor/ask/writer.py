@@ -19,13 +19,14 @@ from typing import Any, NoReturn
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from advisor.ask.guard import Guard, SentenceSplitter, declined, is_filler
+from advisor.ask.llm import describe
+from advisor.ask.retrieval import Retrieval
 from advisor.config import Settings
+from advisor.contract import GuardReport, Review, Turn
 from advisor.errors import LLMError
-from advisor.guard import Guard, SentenceSplitter, declined, is_filler
-from advisor.llm import describe
-from advisor.models import GuardReport, Review, Turn
+from advisor.inputs import strip_injection
 from advisor.prompts import Prompts
-from advisor.retrieval import Retrieval, strip_injection
 from advisor.text import content_terms, split_sentences
 
 log = logging.getLogger("advisor.llm")

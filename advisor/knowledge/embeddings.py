@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -165,6 +166,11 @@ class VectorCache:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+    def file(self, data_dir: Path) -> Path:
+        """Where this embedder's saved vectors live under ``data_dir`` (one file per model)."""
+        digest = hashlib.sha1(self.embedder.name.encode()).hexdigest()[:16]
+        return data_dir / "cache" / f"vectors-{digest}.npz"
 
     def load(self, path: Path) -> set[str]:
         """Take in the vectors ``save`` wrote (a missing, damaged or foreign file is skipped)."""

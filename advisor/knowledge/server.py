@@ -1,10 +1,10 @@
-"""Chroma client/server: index generations as collections on a shared ``chroma run`` server.
+"""Index generations as collections on a shared ``chroma run`` server (``ADVISOR_CHROMA_URL``).
 
 With ``ADVISOR_CHROMA_URL`` set, every app process, on any host, reads one index. Generation
 ``gen-NNNNNN`` is the collection ``<collection>-gen-NNNNNN``; the collection
 ``<collection>-meta`` holds each generation's manifest and the ``CURRENT`` record naming
-the serving one. An ingest fills a new collection, checks it, and only then rewrites
-``CURRENT``: readers never see a half-built index, as with the local folder layout.
+the serving one. A new generation copies the unchanged passages' vectors from the serving
+collection and embeds only the rest.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from advisor.config import Settings
-from advisor.errors import ConfigError, EmbeddingError, IndexingError, IndexNotReadyError
-
-if TYPE_CHECKING:
-    from advisor.corpus import Passage
-    from advisor.index import IngestReport
+from advisor.errors import ConfigError, IndexNotReadyError
+from advisor.knowledge.corpus import Passage
+from advisor.knowledge.embeddings import Embedder
+from advisor.knowledge.generations import Progress, vector_store
+from advisor.knowledge.manifest import collection_damage
 
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
@@ -129,7 +129,6 @@ def open_collection(settings: Settings, generation: str) -> Any:
 
 def check(settings: Settings, generation: str, expected: int) -> str:
     """Why a generation cannot serve ("" if it can): every passage there, each its own match."""
-    from advisor.index import collection_damage
 
     try:
         coll = client(settings).get_collection(collection_name(settings, generation))
@@ -144,70 +143,66 @@ def _generations(c: Any, settings: Settings) -> list[str]:
     return sorted(n.removeprefix(f"{settings.collection}-") for n in names if n.startswith(prefix))
 
 
-def ingest_remote(
-    settings: Settings,
-    passages: list[Passage],
-    docs_meta: dict[str, Any],
-    embedder: Any,
-    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None,
-) -> IngestReport:
-    """Bring the server's index in line with the corpus; on any error the old one serves."""
+def _put(meta: Any, record: str, text: str) -> None:
+    meta.upsert(ids=[record], documents=[text], embeddings=[_UNIT])
+
+
+def _drop(c: Any, meta: Any, settings: Settings, generation: str) -> None:
     try:
-        return _ingest(settings, passages, docs_meta, embedder, progress)
-    except (EmbeddingError, IndexingError, ConfigError):
-        raise
-    except Exception as exc:
-        raise IndexingError(f"indexing on {settings.chroma_url} failed: {exc}") from exc
+        c.delete_collection(collection_name(settings, generation))
+    except Exception:  # absent already: nothing to drop
+        log.debug("no collection for %s", generation, exc_info=True)
+    meta.delete(ids=[f"manifest:{generation}"])
 
 
-def _ingest(
-    settings: Settings,
-    passages: list[Passage],
-    docs_meta: dict[str, Any],
-    embedder: Any,
-    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None,
-) -> IngestReport:
-    from advisor.index import IngestReport, new_manifest, passage_hash
+class ServerGenerations:
+    """Generations as collections on the configured Chroma server (see the module docstring)."""
 
-    started = time.perf_counter()
-    wanted = {p.key: passage_hash(p) for p in passages}
-    c = client(settings)
-    meta = _meta(c, settings)
-    repaired, usable = "", False
-    try:
-        old_name, old = read_current(settings)
-        damage = check(settings, old_name, len(old["passages"]))
-        if damage:
-            log.warning("index %s is damaged (%s); rebuilding it", old_name, damage)
-            repaired, old = f"{old_name}: {damage}", {"passages": {}}
-        usable = not damage
-    except IndexNotReadyError as exc:
-        old = {"passages": {}}
-        old_name = (_generations(c, settings) or [""])[-1]
-        if _document(meta, POINTER):
-            repaired = str(exc)
-    same_setup = old.get("embedder") == settings.embedder and old.get("embedding_model") == (
-        settings.embedding_model or ""
-    )
-    have = old["passages"] if same_setup and usable else {}
-    added = sum(1 for k in wanted if k not in have)
-    updated = sum(1 for k, h in wanted.items() if k in have and have[k] != h)
-    deleted = sum(1 for k in have if k not in wanted)
-    skipped = len(wanted) - added - updated
-    if usable and same_setup and not (added or updated or deleted):
-        if old.get("docs") != docs_meta:
-            _put(meta, f"manifest:{old_name}", json.dumps({**old, "docs": docs_meta}))
-        return IngestReport(0, 0, 0, skipped, old_name, time.perf_counter() - started)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.where = f" on {settings.chroma_url}"
 
-    number = int(old_name.split("-")[-1]) + 1 if old_name else 1
-    name = f"gen-{number:06d}"
-    target = collection_name(settings, name)
-    _drop(c, meta, settings, name)  # a leftover of a killed ingest
-    new = c.create_collection(target, metadata={"hnsw:space": "cosine"})
-    try:
-        keep = [k for k, h in wanted.items() if have.get(k) == h]
+    def serving(self) -> str | None:
+        """The pointer's name, asked of the server at most every ``index_poll_seconds``."""
+        return current_name(self.settings)
+
+    def current(self) -> tuple[str, dict[str, Any]]:
+        """The serving generation's name and manifest, or IndexNotReadyError."""
+        return read_current(self.settings)
+
+    def has_pointer(self) -> bool:
+        """True when the meta collection holds a ``CURRENT`` record."""
+        return bool(_document(_meta(client(self.settings), self.settings), POINTER))
+
+    def names(self) -> list[str]:
+        """The generations' collections, oldest first."""
+        return _generations(client(self.settings), self.settings)
+
+    def newest(self) -> str:
+        """The newest generation's name ("" if none)."""
+        return (self.names() or [""])[-1]
+
+    def check(self, name: str, expected: int) -> str:
+        """Why a generation cannot serve ("" if it can)."""
+        return check(self.settings, name, expected)
+
+    def build(
+        self,
+        name: str,
+        base: str | None,
+        passages: list[Passage],
+        unchanged: frozenset[str],
+        embedder: Embedder,
+        progress: Progress | None,
+    ) -> None:
+        """Create the collection, copy ``unchanged`` vectors from ``base``, embed the rest."""
+        s = self.settings
+        c = client(s)
+        self.discard(name)  # a leftover of a killed ingest
+        new = c.create_collection(collection_name(s, name), metadata={"hnsw:space": "cosine"})
+        keep = [p.key for p in passages if p.key in unchanged] if base else []
         if keep:
-            source = c.get_collection(collection_name(settings, old_name))
+            source = c.get_collection(collection_name(s, base or ""))
             for i in range(0, len(keep), _BATCH):
                 got = source.get(
                     ids=keep[i : i + _BATCH], include=["embeddings", "documents", "metadatas"]
@@ -231,29 +226,24 @@ def _ingest(
                 documents=[p.text for p in batch],
                 metadatas=[p.metadata() for p in batch],
             )
-        _put(meta, f"manifest:{name}", json.dumps(new_manifest(settings, wanted, docs_meta)))
-        damage = check(settings, name, len(wanted))
-        if damage:
-            raise IndexingError(f"the new index failed its check ({damage}), previous kept")
-    except Exception:
-        _drop(c, meta, settings, name)
-        raise
-    _put(meta, POINTER, name)
-    # Keep the previous generation: other processes may still be reading it.
-    for stale in _generations(c, settings):
-        if stale not in (name, old_name):
-            _drop(c, meta, settings, stale)
-    seconds = time.perf_counter() - started
-    return IngestReport(added, updated, deleted, skipped, name, seconds, repaired)
 
+    def save_manifest(self, name: str, manifest: dict[str, Any]) -> None:
+        """Store the manifest as a record of the meta collection."""
+        _put(_meta(client(self.settings), self.settings), f"manifest:{name}", json.dumps(manifest))
 
-def _put(meta: Any, record: str, text: str) -> None:
-    meta.upsert(ids=[record], documents=[text], embeddings=[_UNIT])
+    def switch(self, name: str) -> None:
+        """Rewrite the ``CURRENT`` record."""
+        _put(_meta(client(self.settings), self.settings), POINTER, name)
 
+    def discard(self, name: str) -> None:
+        """Drop the generation's collection and its manifest record."""
+        c = client(self.settings)
+        _drop(c, _meta(c, self.settings), self.settings, name)
 
-def _drop(c: Any, meta: Any, settings: Settings, generation: str) -> None:
-    try:
-        c.delete_collection(collection_name(settings, generation))
-    except Exception:  # absent already: nothing to drop
-        log.debug("no collection for %s", generation, exc_info=True)
-    meta.delete(ids=[f"manifest:{generation}"])
+    def open(self, name: str, embedder: Embedder) -> tuple[Any, Any]:
+        """The shared client and a store over the generation's collection."""
+        c = open_collection(self.settings, name)
+        return c, vector_store(c, collection_name(self.settings, name), embedder, create=False)
+
+    def release(self, client: Any) -> None:
+        """Nothing to do: the process shares one client per server."""

@@ -2,7 +2,7 @@
 
 Each pattern has a small assessor that gathers *bad* signals (the plan shows the failure)
 and *good* signals (the plan guards against it), each with a weight and a reason. Three
-kinds of signal feed them: the plan's cues (``advisor.plan``), its structure (what comes
+kinds of signal feed them: the plan's cues (``advisor.review.plan``), its structure (what comes
 first, what is absent altogether), and each sentence's similarity to the pattern's advice
 note: closer to "What it looks like" and "How to spot it" than to "What to do instead",
 and closer to this pattern than to the others. ``decide`` turns the signals into a
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from advisor.plan import Plan, PlanSentence
+from advisor.review.plan import Plan, PlanSentence
 
 STRONG, MEDIUM, WEAK = 1.0, 0.6, 0.35
 SEMANTIC_FLOOR = 0.5  # cosine to a failure description that counts as resemblance

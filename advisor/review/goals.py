@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from advisor.models import GoalRewrite
-from advisor.plan import Plan, PlanSentence
+from advisor.contract import GoalRewrite
+from advisor.review.plan import Plan, PlanSentence
 
 # (what the goal is about, its subject, the direction, the metric, the unit, the measure)
 _AREAS: list[tuple[str, str, str, str, str, str]] = [

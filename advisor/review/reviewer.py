@@ -1,9 +1,10 @@
 """Plan review: diagnose a pasted CRM plan against the 12 failure patterns, with cited reasons.
 
-``PlanReviewer`` reads the plan (``advisor.plan``), detects patterns (``advisor.detect``),
-explains each finding from the corpus (why: the pattern's note and the articles it rests on;
-fix: the note's "What to do instead"), restates the headline goal when it is vague
-(``advisor.goals``) and scores readiness. Every quoted sentence is a verbatim span of a
+``PlanReviewer`` reads the plan (``advisor.review.plan``), detects patterns
+(``advisor.review.detect``), explains each finding from the corpus (why: the pattern's note
+and the articles it rests on; fix: the note's "What to do instead"), restates the headline
+goal when it is vague
+(``advisor.review.goals``) and scores readiness. Every quoted sentence is a verbatim span of a
 cited passage, as in answers.
 """
 
@@ -14,13 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from advisor.compose import _display, _passage_units
-from advisor.corpus import PATTERNS
-from advisor.detect import Semantics, detect
-from advisor.goals import rewrite_goal
-from advisor.index import Embedder, IndexedPassage, IndexSnapshot, VectorCache, embed_matrix
-from advisor.models import Citation, Finding, Review, Strength
-from advisor.plan import Plan, parse_plan
+from advisor.contract import Citation, Finding, Review, Strength
+from advisor.knowledge.corpus import PATTERNS
+from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
+from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
+from advisor.quoting import display, passage_units
+from advisor.review.detect import Semantics, detect
+from advisor.review.goals import rewrite_goal
+from advisor.review.plan import Plan, parse_plan
 from advisor.text import content_terms
 
 DESCRIPTIONS: dict[str, str] = {
@@ -118,7 +120,7 @@ class PlanReviewer:
         return [
             _Unit(p, text, pos)
             for p in passages
-            for text, pos, dangling, _pair in _passage_units(p.text)
+            for text, pos, dangling, _pair in passage_units(p.text)
             if not dangling
         ]
 
@@ -253,7 +255,7 @@ class PlanReviewer:
                     publication=p.meta.get("publication"),
                     date=p.meta.get("date"),
                 )
-            parts.append(f"{_display(unit.text)} [{cited[p.id].n}]")
+            parts.append(f"{display(unit.text)} [{cited[p.id].n}]")
         return " ".join(parts)
 
     def focus(self, question: str, review: Review) -> Finding | None:

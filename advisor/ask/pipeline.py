@@ -1,0 +1,140 @@
+"""How a question travels: condense, retrieve, write (LLM, guarded) or compose, then store.
+
+The steps run over one typed ``AskState``. Condense and retrieve are LangChain Runnables
+(``condense | retrieve``); writing streams, so it follows as a generator of
+``StreamEvent`` values: the citations, pieces of text, then the stored ``Answer``.
+
+::
+
+    question ─ condense ─ retrieve ─┬─ LLM writer + guard ─┐
+                                    └─ extractive composer ─┴─ Answer ─ store ─ events
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Protocol
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from advisor.ask.answers import citation, extractive_answer, written_answer
+from advisor.ask.compose import Generator
+from advisor.ask.questions import condense, is_follow_up
+from advisor.ask.retrieval import HybridSearcher
+from advisor.ask.state import AskState, Focus
+from advisor.ask.writer import LLMWriter, Written
+from advisor.config import Settings
+from advisor.contract import Review, StreamEvent, Turn
+from advisor.inputs import strip_injection
+from advisor.memory import ConversationStore
+
+_PIECE = re.compile(r"[^\n]*\n|[^\n]+")  # the answer's lines, newlines kept
+
+
+class Parts(Protocol):
+    """What the pipeline needs; ``Advisor`` provides these, loading each on first use."""
+
+    settings: Settings
+
+    @property
+    def searcher(self) -> HybridSearcher: ...
+
+    @property
+    def generator(self) -> Generator: ...
+
+    @property
+    def writer(self) -> LLMWriter | None: ...
+
+    @property
+    def store(self) -> ConversationStore: ...
+
+    def focus(self, question: str, review: Review) -> Focus | None: ...
+
+
+class AskPipeline:
+    """Runs the steps for one ``Parts``; one instance serves every question, thread-safe."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+        self.chain: Runnable[AskState, AskState] = RunnableLambda(
+            self.condense, name="condense"
+        ) | RunnableLambda(self.retrieve, name="retrieve")
+
+    def run(self, state: AskState) -> Iterator[StreamEvent]:
+        """Condense and retrieve now (errors raise here), then a generator of the events."""
+        return self.events(self.chain.invoke(state))
+
+    def condense(self, state: AskState) -> AskState:
+        """Fill ``standalone`` and ``query``: a follow-up on a review searches its finding."""
+        t = time.perf_counter()
+        focus = self.parts.focus(state.question, state.review) if state.review else None
+        if focus is not None:
+            state.focus = focus.finding
+            state.standalone = f"{state.question} (about: {focus.about})"
+        else:
+            state.standalone = self._rewrite(state.question, state.history)
+        state.query = strip_injection(state.standalone)[0]
+        state.timings["condense"] = time.perf_counter() - t
+        return state
+
+    def _rewrite(self, question: str, history: list[Turn]) -> str:
+        writer = self.parts.writer
+        if writer and self.parts.settings.llm_condense and history and is_follow_up(question):
+            rewrite = writer.condense(question, history)
+            if rewrite:
+                return rewrite
+        return condense(question, history)
+
+    def retrieve(self, state: AskState) -> AskState:
+        """Fill ``retrieval``: hybrid search, fusion, MMR and the relevance gate."""
+        t = time.perf_counter()
+        state.retrieval = self.parts.searcher.search(
+            state.standalone, mode=state.mode, cleaned=state.query
+        )
+        state.timings["retrieve"] = time.perf_counter() - t
+        return state
+
+    def compose(self, state: AskState) -> AskState:
+        """Fill ``composition`` with the extractive answer, when retrieval passed its gate."""
+        t = time.perf_counter()
+        assert state.retrieval is not None
+        if state.retrieval.passed_gate:
+            state.composition = self.parts.generator.compose(state.query, state.retrieval)
+        state.timings["compose"] = time.perf_counter() - t
+        return state
+
+    def events(self, state: AskState) -> Iterator[StreamEvent]:
+        """Write (or compose), store the turn, and yield the events; the Answer comes last."""
+        retrieval = state.retrieval
+        assert retrieval is not None
+        writer = self.parts.writer
+        written: Written | None = None
+        if writer is not None and retrieval.passed_gate and state.query:
+            consulted = [citation(n, hit) for n, hit in enumerate(retrieval.hits, start=1)]
+            yield StreamEvent(kind="citations", citations=consulted)
+            for event in writer.write(state.query, retrieval):
+                if event.kind == "done":
+                    written = event.written
+                else:
+                    yield StreamEvent(kind=event.kind, text=event.text)
+        if writer is not None and written is not None and written.text:
+            answer = written_answer(state, written, writer.name)
+            answer.timings.update(write=written.seconds)
+        else:
+            self.compose(state)
+            answer = extractive_answer(state, self.parts.generator.name)
+            answer.timings.update(compose=state.timings["compose"])
+            if written is not None:
+                answer.guard, answer.fallback = written.guard, written.fallback
+                answer.timings.update(write=written.seconds)
+            yield StreamEvent(kind="citations", citations=answer.citations)
+            for piece in _PIECE.findall(answer.answer):
+                yield StreamEvent(kind="delta", text=piece)
+        taken = state.timings
+        answer.timings.update(condense=taken["condense"], retrieve=taken["retrieve"])
+        # Stored last, so a turn exists only once its whole answer has been given.
+        answer.turn = self.parts.store.append(answer.conversation_id, state.question, answer)
+        answer.timings["total"] = time.perf_counter() - state.started
+        yield StreamEvent(kind="answer", answer=answer)

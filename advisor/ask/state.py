@@ -1,0 +1,36 @@
+"""The typed state a question carries through the ask pipeline (``advisor.ask.pipeline``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from advisor.ask.compose import Composition
+from advisor.ask.retrieval import Retrieval
+from advisor.contract import Finding, Review, Turn
+
+
+@dataclass
+class Focus:
+    """The plan-review finding a follow-up is about, and what to search for it."""
+
+    finding: Finding
+    about: str
+
+
+@dataclass
+class AskState:
+    """One question on its way through the pipeline; each step fills in its part."""
+
+    question: str  # as the manager asked it, already checked by ``advisor.inputs``
+    conversation_id: str
+    history: list[Turn] = field(default_factory=list)
+    review: Review | None = None  # the latest plan review in the conversation, if any
+    mode: str = "hybrid"  # retrieval mode: hybrid, dense or bm25
+    started: float = field(default_factory=time.perf_counter)
+    standalone: str = ""  # the question as searched (a follow-up rewritten)
+    query: str = ""  # ``standalone`` without instruction-like phrases: computed once
+    focus: Finding | None = None
+    retrieval: Retrieval | None = None
+    composition: Composition | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step

@@ -1,0 +1,134 @@
+"""Input checks, in one place: every front door hands user text to these before use.
+
+Questions, plans, conversation ids, feedback and the instruction-like phrases cut from a
+question are checked here, so the CLI, HTTP and Slack refuse the same input the same way.
+Each check returns the cleaned value or raises an ``InvalidInputError`` subclass.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from advisor.errors import (
+    EmptyPlanError,
+    EmptyQuestionError,
+    InvalidConversationIdError,
+    InvalidInputError,
+    PlanTooLongError,
+    PlanTooShortError,
+    QuestionTooLongError,
+)
+
+MAX_QUESTION_CHARS = 4000
+MAX_PLAN_CHARS = 20_000
+MIN_PLAN_WORDS = 12
+MAX_COMMENT_CHARS = 2000
+RATINGS = ("up", "down")
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+"""What a conversation id may look like (published in the API's schema)."""
+
+# Instructions aimed at a model, not questions about CRM; cut from the search query so
+# that an injected command neither steers retrieval nor passes the relevance gate.
+_INJECTION = re.compile(
+    r"(?i)\b(ignore|disregard|forget|override)\b[^.?!]*\b(instruction|prompt|rule|above|previous)"
+    r"s?\b[^.?!]*[.?!]?"
+    r"|\b(you are now|you are no longer|act as|pretend to be|system prompt|developer mode|"
+    r"new instructions|from now on)\b[^.?!]*[.?!]?"
+    r"|\b(print|reveal|say|output|repeat|reply|respond)\b[^.?!]*\b(pwned|system prompt|"
+    r"instructions|password|secret|only with)\b[^.?!]*[.?!]?"
+    r"|\b(start|begin|end|finish)\s+(your|the)\s+(answer|reply|response)\b[^.?!]*[.?!]?"
+    r"|\b(call(ing)?\s+me|insult)\b[^.?!]*[.?!]?"
+    r"|\bwrite\s+(an?\s+)?(email|message|letter|poem|story|code)\b[^.?!]*[.?!]?"
+    r"|</?[a-z_]+>|^\s*(system|assistant|admin(istrator)?)\s*:"
+)
+
+# Line breaks as Word, old Macs and Unicode write them; all become "\n".
+_LINE_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+
+
+def printable(value: object, what: str) -> str:
+    """User text with line breaks unified and format characters dropped; else InvalidInputError.
+
+    Control characters (NUL, escape sequences, bell...) and lone surrogates are refused,
+    not silently dropped, so that a client sending binary or mis-decoded text learns of it.
+    """
+    if not isinstance(value, str):
+        raise InvalidInputError(f"the {what} must be a string")
+    if "\x00" in value:
+        raise InvalidInputError(f"the {what} contains a NUL byte")
+    text = _LINE_BREAKS.sub("\n", value)
+    kept: list[str] = []
+    for ch in text:
+        kind = unicodedata.category(ch)
+        if kind == "Cc" and ch not in "\n\t":
+            raise InvalidInputError(
+                f"the {what} contains the control character U+{ord(ch):04X}; remove it"
+            )
+        if kind == "Cs":
+            raise InvalidInputError(
+                f"the {what} is not valid Unicode (a lone surrogate, U+{ord(ch):04X})"
+            )
+        if kind != "Cf":  # zero-width and bidi marks: invisible, and can disguise text
+            kept.append(ch)
+    return "".join(kept)
+
+
+def clean_question(question: Any) -> str:
+    """Validate and normalise a question, or raise InvalidInputError."""
+    text = printable(question, "question")
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise EmptyQuestionError("the question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionTooLongError(
+            f"the question is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}"
+        )
+    return text
+
+
+def clean_plan(plan: object) -> str:
+    """Validate a pasted plan and normalise its whitespace, or raise InvalidInputError."""
+    text = printable(plan, "plan")
+    text = re.sub(r"[ \t]+", " ", text)  # printable() has made every line break \n
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    if not text:
+        raise EmptyPlanError("the plan is empty")
+    if len(text) > MAX_PLAN_CHARS:
+        raise PlanTooLongError(f"the plan is {len(text)} characters; the limit is {MAX_PLAN_CHARS}")
+    words = len(re.findall(r"[A-Za-z]{2,}", text))
+    if words < MIN_PLAN_WORDS:
+        raise PlanTooShortError(
+            f"the plan has {words} words; paste at least {MIN_PLAN_WORDS} words of the plan "
+            "(its goals, scope, owner, budget and rollout), or ask a question instead"
+        )
+    return text
+
+
+def check_conversation_id(conversation_id: str) -> str:
+    """Return the id if it is well-formed, else raise InvalidInputError."""
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID.fullmatch(conversation_id):
+        raise InvalidConversationIdError(
+            "conversation_id must be 1-128 characters: letters, digits and . _ : @ -"
+        )
+    return conversation_id
+
+
+def clean_feedback(rating: object, comment: object | None) -> tuple[str, str | None]:
+    """A rating (``up`` or ``down``) and its comment, cleaned; else InvalidInputError."""
+    if rating not in RATINGS:
+        raise InvalidInputError("rating must be 'up' or 'down'")
+    text: str | None = None
+    if comment is not None:
+        text = printable(comment, "comment").strip() or None
+        if text and len(text) > MAX_COMMENT_CHARS:
+            raise InvalidInputError(f"the comment is over {MAX_COMMENT_CHARS} characters")
+    return str(rating), text
+
+
+def strip_injection(question: str) -> tuple[str, bool]:
+    """Remove instruction-like phrases from a question; say whether any were found."""
+    cleaned = _INJECTION.sub(" ", question)
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    return cleaned, cleaned != re.sub(r"\s+", " ", question).strip()

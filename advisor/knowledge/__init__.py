@@ -1,0 +1,1 @@
+"""Knowledge: the corpus, embeddings, index generations (local or on a server), ingest."""

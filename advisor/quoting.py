@@ -1,0 +1,67 @@
+"""Quotable sentences of a corpus passage: what answers and plan reviews may quote.
+
+Every sentence the advisor shows as a source's words is one of these units, a verbatim
+span of its passage. A sentence that leans on the one before it ("This is another clue")
+is offered together with that sentence, never alone at full weight.
+"""
+
+from __future__ import annotations
+
+import re
+
+from advisor.text import split_sentences
+
+# Sentences opening with these lean on the sentence before them for meaning.
+_DANGLING = re.compile(
+    r"^(this|that|these|those|it|its|they|their|such|he|she|but|so|however|then|also|and|"
+    r"or|as a result|in addition|for this reason)\b",
+    re.I,
+)
+_QUOTES = '"“”'
+# A bracketed number in a quote would read as a citation marker that names no citation.
+_MARKER_LIKE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+
+
+def passage_units(text: str) -> list[tuple[str, int, bool, bool]]:
+    """(text, position, dangling, pair) for each quotable sentence of a passage.
+
+    A sentence that leans on the one before it also comes as a pair with that sentence
+    (position is then the first sentence's); both are verbatim spans of the passage.
+    """
+    units: list[tuple[str, int, bool, bool]] = []
+    sentences = split_sentences(text)
+    for pos, sent in enumerate(sentences):
+        if not quotable(sent):
+            continue
+        prev = sentences[pos - 1] if pos > 0 else ""
+        dangling = bool(_DANGLING.match(sent.lstrip('•-– "“')))
+        # A short lead-in ("Goals are too broad.") names what the next sentence explains.
+        lead_in = bool(prev) and len(prev.split()) < 6 and prev.endswith(".")
+        if prev and ((dangling and quotable(prev)) or lead_in):
+            units.append((f"{prev} {sent}", pos - 1, False, True))
+        units.append((sent, pos, dangling, False))
+    return [u for u in units if u[0] in text and not _MARKER_LIKE.search(u[0])]
+
+
+def quotable(sentence: str) -> bool:
+    words = sentence.split()
+    if len(words) < 6 or sentence.rstrip().endswith(("?", ":")):
+        return False
+    if sentence.startswith("(") and sentence.rstrip().endswith(")"):
+        return False
+    return sentence.rstrip(_QUOTES + "’ )").endswith((".", "!"))
+
+
+def display(text: str) -> str:
+    """A sentence for display: no bullet, and no quote mark left without its partner."""
+    text = text.lstrip("•-– ").strip()
+    if text.count('"') % 2 == 1:
+        if text.startswith('"'):
+            text = text[1:]
+        elif text.endswith('"'):
+            text = text[:-1]
+    if text.count("“") > text.count("”") and text.startswith("“"):
+        text = text[1:]
+    if text.count("”") > text.count("“") and text.endswith("”"):
+        text = text[:-1]
+    return text.strip()

@@ -1,0 +1,1 @@
+"""Plan review: reading a plan, detecting the failure patterns, goals, the reviewer."""
