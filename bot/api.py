@@ -11,10 +11,18 @@ from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from advisor.chain import Advisor
-from advisor.errors import AdvisorError
-from advisor.memory import check_conversation_id
-from advisor.models import Answer, Feedback, Review, SourceInfo, StreamEvent, Turn
+from advisor import (
+    CONVERSATION_ID,
+    Advisor,
+    AdvisorError,
+    Answer,
+    Feedback,
+    Review,
+    SourceInfo,
+    StreamEvent,
+    Turn,
+    check_conversation_id,
+)
 from bot.problems import MEDIA_TYPE, Problem, problem, problem_body
 
 log = logging.getLogger("advisor.http")
@@ -24,7 +32,7 @@ log = logging.getLogger("advisor.http")
 # leaves pydantic as it is and becomes an `invalid-conversation-id` problem. It also refuses
 # "", which the advisor would take for "no id" and answer in a new conversation.
 CONVERSATION_ID_FORMAT: dict[str, Any] = {
-    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$",
+    "pattern": f"^{CONVERSATION_ID.pattern}$",
     "minLength": 1,
     "maxLength": 128,
 }

@@ -16,12 +16,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from advisor.chain import Advisor
-from advisor.config import Settings
-from advisor.errors import AdvisorError
+from advisor import Advisor, AdvisorError, Settings, get_settings
 from bot import problems
 from bot.api import health, router
 from bot.middleware import ApiGate, RequestGuard, ResponseHeaders
+from bot.settings import DoorSettings, get_door_settings
+from bot.state import SharedState
 
 log = logging.getLogger("advisor.http")
 STATIC = Path(__file__).parent / "static"
@@ -78,14 +78,12 @@ class Warmer:
 
 def app_from_env() -> FastAPI:
     """The app as configured by ADVISOR_* variables (uvicorn's factory for each worker)."""
-    from advisor.config import get_settings
-
-    settings = get_settings()
-    logging.getLogger("advisor").setLevel(settings.log_level)
-    return create_app(settings)
+    doors = get_door_settings()
+    logging.getLogger("advisor").setLevel(doors.log_level)
+    return create_app(get_settings(), doors=doors)
 
 
-def content_security_policy(settings: Settings) -> str:
+def content_security_policy(settings: DoorSettings) -> str:
     """The chat page's CSP: its own scripts, styles and API only; framing per settings."""
     ancestors = " ".join(["'self'", *settings.embed_origins])
     return (
@@ -95,9 +93,17 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
-def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
-    """Build the app around one Advisor (built from settings when not given)."""
+def create_app(
+    settings: Settings, advisor: Advisor | None = None, doors: DoorSettings | None = None
+) -> FastAPI:
+    """Build the app around one Advisor (built from the core settings when not given).
+
+    ``doors`` are the front doors' settings (keys, limits, Slack), from the environment
+    when not given. Slack event claims and a shared rate limit use the store's database.
+    """
     advisor = advisor or Advisor(settings)
+    doors = doors or get_door_settings()
+    shared = SharedState(settings.resolved_database_url)
     warmer = Warmer(advisor)
 
     @asynccontextmanager
@@ -106,6 +112,7 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
         yield
         warmer.wait()
         advisor.close()
+        shared.close()
 
     app = FastAPI(
         title="CRM Advisor",
@@ -117,43 +124,47 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
     )
     app.state.advisor = advisor
     app.state.settings = settings
+    app.state.doors = doors
     app.state.warmer = warmer
     problems.install(app)
     app.include_router(router)
     app.include_router(health)
     _mount_page(app)
     _mount_docs(app)
-    if settings.slack_bot_token and settings.slack_signing_secret:
+    if doors.slack_bot_token and doors.slack_signing_secret:
         from bot.slack import build_slack_app, mount_slack
 
-        mount_slack(app, build_slack_app(settings, advisor))
+        mount_slack(app, build_slack_app(doors, advisor, shared))
 
+    _install_middleware(app, doors, shared)
+    return app
+
+
+def _install_middleware(app: FastAPI, doors: DoorSettings, shared: SharedState) -> None:
+    """The gate (keys, rate), the request guard, CORS and the response headers."""
     # Added innermost first: the gate sees only requests the guard let through.
     app.add_middleware(
         ApiGate,
-        keys=[k.get_secret_value() for k in settings.api_keys],
-        per_minute=settings.rate_limit,
-        burst=settings.rate_burst,
-        shared=_shared_pacer(advisor) if settings.rate_store == "database" else None,
+        keys=[k.get_secret_value() for k in doors.api_keys],
+        per_minute=doors.rate_limit,
+        burst=doors.rate_burst,
+        shared=_shared_pacer(shared) if doors.rate_store == "database" else None,
     )
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=doors.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=settings.cors_origins,
+        allow_origins=doors.cors_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["Retry-After", "X-Request-ID", "X-Served-By", "Server-Timing"],
         max_age=600,
     )
-    app.add_middleware(
-        ResponseHeaders, csp=content_security_policy(settings), page_paths=PAGE_PATHS
-    )
-    return app
+    app.add_middleware(ResponseHeaders, csp=content_security_policy(doors), page_paths=PAGE_PATHS)
 
 
-def _shared_pacer(advisor: Advisor) -> Callable[[str, float, float], float]:
+def _shared_pacer(shared: SharedState) -> Callable[[str, float, float], float]:
     def pace(who: str, per_second: float, burst: float) -> float:
-        return advisor.store.pace(f"rate:{who}", per_second, burst)
+        return shared.pace(f"rate:{who}", per_second, burst)
 
     return pace
 

@@ -28,13 +28,13 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
 
     import uvicorn
 
-    from advisor.config import get_settings
+    from bot.settings import get_door_settings
 
     # Workers are fresh processes that build their app from the environment, so the
     # log level travels there, and settings errors surface here, once, before any start.
     os.environ["ADVISOR_LOG_LEVEL"] = "DEBUG" if log_level == "trace" else log_level.upper()
-    get_settings.cache_clear()
-    settings = get_settings()
+    get_door_settings.cache_clear()
+    settings = get_door_settings()
     if workers > 1 and settings.rate_limit and settings.rate_store == "memory":
         click.echo(
             f"Note: with ADVISOR_RATE_STORE=memory each of the {workers} workers counts "
@@ -57,11 +57,11 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
 @click.option("--socket", is_flag=True, help="Connect out over Socket Mode (no public URL).")
 def slack(socket: bool) -> None:
     """Run the Slack bot over Socket Mode (HTTP mode is served by `advisor serve`)."""
-    from advisor.chain import Advisor
-    from advisor.config import get_settings
-    from advisor.errors import AdvisorError
+    from advisor import Advisor, AdvisorError, get_settings
+    from bot.settings import get_door_settings
+    from bot.state import SharedState
 
-    settings = get_settings()
+    settings = get_door_settings()
     if not socket:
         raise click.UsageError(
             "HTTP mode needs no separate process: `advisor serve` answers Slack at "
@@ -73,10 +73,11 @@ def slack(socket: bool) -> None:
 
     from bot.slack import build_slack_app
 
-    advisor = Advisor(settings)
+    core = get_settings()
+    advisor = Advisor(core)
     try:
         advisor.warm()
-        app = build_slack_app(settings, advisor)
+        app = build_slack_app(settings, advisor, SharedState(core.resolved_database_url))
     except AdvisorError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("CRM Advisor connected to Slack over Socket Mode; Ctrl-C to stop.", err=True)

@@ -19,7 +19,7 @@ import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from advisor.errors import AdvisorError
+from advisor import AdvisorError
 from bot.problems import problem
 
 log = logging.getLogger("advisor.http")

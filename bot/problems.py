@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from advisor.errors import AdvisorError
+from advisor import AdvisorError
 
 log = logging.getLogger("advisor.http")
 

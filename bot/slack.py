@@ -24,11 +24,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from starlette.concurrency import run_in_threadpool
 
-from advisor.chain import Advisor
-from advisor.config import Settings
-from advisor.errors import AdvisorError, ConfigError, InvalidInputError
-from advisor.models import Answer
+from advisor import Advisor, AdvisorError, Answer, ConfigError, InvalidInputError
 from bot import slack_blocks as ui
+from bot.settings import DoorSettings
+from bot.state import SharedState
 
 log = logging.getLogger("advisor.slack")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -41,7 +40,7 @@ def conversation_id(team: str, channel: str, thread_ts: str) -> str:
     return f"slack:{team}:{channel}:{thread_ts}"
 
 
-def web_client(settings: Settings) -> WebClient:
+def web_client(settings: DoorSettings) -> WebClient:
     """A Web API client that retries connection errors, 429s and 5xx with backoff."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return WebClient(
@@ -56,8 +55,8 @@ def web_client(settings: Settings) -> WebClient:
     )
 
 
-def build_slack_app(settings: Settings, advisor: Advisor) -> App:
-    """The bolt App with every listener registered."""
+def build_slack_app(settings: DoorSettings, advisor: Advisor, shared: SharedState) -> App:
+    """The bolt App with every listener registered; ``shared`` dedupes Slack's retries."""
     if not (settings.slack_bot_token and settings.slack_signing_secret):
         raise ConfigError("set ADVISOR_SLACK_BOT_TOKEN and ADVISOR_SLACK_SIGNING_SECRET")
     app = App(
@@ -66,15 +65,16 @@ def build_slack_app(settings: Settings, advisor: Advisor) -> App:
         token_verification_enabled=False,  # no network call at start-up
         raise_error_for_unhandled_request=False,
     )
-    Listeners(advisor, update_interval=settings.slack_update_interval).register(app)
+    Listeners(advisor, shared, update_interval=settings.slack_update_interval).register(app)
     return app
 
 
 class Listeners:
     """Slack listeners: each parses the event, calls the advisor, and formats the reply."""
 
-    def __init__(self, advisor: Advisor, update_interval: float = 1.2) -> None:
+    def __init__(self, advisor: Advisor, shared: SharedState, update_interval: float = 1.2) -> None:
         self.advisor = advisor
+        self.shared = shared
         self.update_interval = update_interval
 
     def register(self, app: App) -> None:
@@ -110,7 +110,7 @@ class Listeners:
         self, body: dict[str, Any], event: dict[str, Any], client: WebClient, thread_ts: str | None
     ) -> None:
         # Slack resends an event it thinks we missed; answer each event id once.
-        if not self.advisor.store.claim(f"slack-event:{body.get('event_id') or event['ts']}"):
+        if not self.shared.claim(f"slack-event:{body.get('event_id') or event['ts']}"):
             return
         channel = event["channel"]
         question = ui.plain_text(_MENTION.sub("", event.get("text", ""))).strip()
@@ -242,7 +242,7 @@ class Listeners:
         message, channel = body.get("message", {}), body["channel"]["id"]
         thread_ts = message.get("thread_ts") or message["ts"]
         # Slack resends an interaction it thinks we missed; review each message once.
-        if not self.advisor.store.claim(f"slack-shortcut:{body.get('trigger_id')}"):
+        if not self.shared.claim(f"slack-shortcut:{body.get('trigger_id')}"):
             return
         cid = conversation_id(body.get("team", {}).get("id", ""), channel, thread_ts)
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.WORKING)

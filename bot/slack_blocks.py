@@ -6,8 +6,7 @@ import json
 import re
 from typing import Any
 
-from advisor.compose import ADVICE_HEADING, EVIDENCE_HEADING
-from advisor.models import Answer, Citation, Review, SourceInfo
+from advisor import ADVICE_HEADING, EVIDENCE_HEADING, Answer, Citation, Review, SourceInfo
 
 MAX_TEXT = 3000  # characters in one section's text
 MAX_BLOCKS = 50  # blocks in one message

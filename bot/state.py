@@ -1,0 +1,97 @@
+"""What the front doors share across workers and hosts: Slack event claims and rate pacing.
+
+Both live in the conversation store's database (``ADVISOR_DATABASE_URL``, SQLite by
+default), in tables of their own, so that every worker sees one set of claims and one
+rate per key. The core knows nothing of them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import Column, Float, MetaData, String, Table, case, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from advisor import StoreError, open_database
+
+tables = MetaData()
+claims_table = Table(
+    "claims",
+    tables,
+    Column("key", String(255), primary_key=True),
+    Column("created", Float, nullable=False),
+)
+pacing_table = Table(
+    "pacing",
+    tables,
+    Column("key", String(255), primary_key=True),
+    Column("due", Float, nullable=False),  # GCRA's theoretical arrival time, epoch seconds
+)
+
+
+class SharedState:
+    """Claims and pacing on one database; safe across threads, processes and hosts.
+
+    The database is opened on first use, so a store that is down costs the requests that
+    need it a StoreError (a 503 problem), not the server its start.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, opened (and the tables created) on first use; StoreError if it fails."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = open_database(self.url, tables)
+            return self._engine
+
+    def claim(self, key: str) -> bool:
+        """True the first time a key is claimed, False ever after (across processes)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(claims_table.insert().values(key=key[:255], created=time.time()))
+            return True
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not record the event: {exc}") from exc
+
+    def pace(self, key: str, per_second: float, burst: float) -> float:
+        """Count one request against a shared rate; 0 if allowed, else seconds to wait."""
+        # GCRA, the token bucket as one timestamp per key, so one conditional UPDATE
+        # decides atomically however many workers or hosts share the database.
+        step, window, key = 1.0 / per_second, burst / per_second, key[:255]
+        due = pacing_table.c.due
+        for _ in range(5):
+            now = time.time()
+            start = case((due > now, due), else_=now)
+            try:
+                with self.engine.begin() as conn:
+                    taken = conn.execute(
+                        pacing_table.update()
+                        .where(pacing_table.c.key == key, start + step - now <= window)
+                        .values(due=start + step)
+                    ).rowcount
+                    if taken:
+                        return 0.0
+                    found = conn.execute(select(due).where(pacing_table.c.key == key)).scalar()
+                    if found is not None:
+                        return max(found + step - now - window, 0.001)
+                    conn.execute(pacing_table.insert().values(key=key, due=now + step))
+                    return 0.0
+            except IntegrityError:
+                continue  # a first request of the same key landed; count against its row
+            except SQLAlchemyError as exc:
+                raise StoreError(f"could not count the request: {exc}") from exc
+        raise StoreError("could not count the request: too much contention")
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        if self._engine is not None:
+            self._engine.dispose()
