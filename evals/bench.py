@@ -7,7 +7,6 @@ only fill the table's PASS/MISS column: speed targets live here, never in the te
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -15,12 +14,10 @@ import platform
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +25,9 @@ import click
 import httpx
 import psutil
 
-from advisor.config import Settings
-from evals.run import load_golden
+from advisor import Settings
+from evals.harness import MemorySampler, ProcessTree, advisor_server, percentiles, questions
+from evals.load import LOAD_KEY, drive, server_env
 
 TARGET_IN_PROCESS_X = 1.5  # Advisor.ask p50, in floor p50s
 TARGET_HTTP_X = 2.0  # /v1/ask p50 over HTTP, in floor p50s
@@ -37,23 +35,6 @@ TARGET_UNCHANGED_INGEST_S = 1.0
 TARGET_COLD_START_S = 5.0  # spawn of `advisor serve` to its first answer
 TARGET_PEAK_RSS_MB = 1.2 * 1024  # 1.2 GiB = 1.2 × 1024³ bytes, in MiB as every RSS here
 SECTIONS = ("floor", "ask", "review", "ingest", "cold", "http", "throughput")
-
-
-def questions() -> list[str]:
-    """Every single-turn golden question, and the first turn of each conversation."""
-    return [c["question"] if "question" in c else c["turns"][0]["question"] for c in load_golden()]
-
-
-def percentiles(samples: list[float]) -> dict[str, Any]:
-    """p50, p95, p99 and mean of samples in seconds, as milliseconds."""
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return {
-        "n": len(samples),
-        "p50_ms": round(cuts[49] * 1000, 2),
-        "p95_ms": round(cuts[94] * 1000, 2),
-        "p99_ms": round(cuts[98] * 1000, 2),
-        "mean_ms": round(statistics.fmean(samples) * 1000, 2),
-    }
 
 
 def timed(
@@ -108,7 +89,7 @@ def bench_review(advisor: Any, requests: int, warmup: int) -> dict[str, Any]:
 
 def bench_ingest() -> dict[str, Any]:
     """A full ingest into a fresh data dir, then one with nothing changed, in seconds."""
-    from advisor.index import ingest
+    from advisor import ingest
 
     with tempfile.TemporaryDirectory(prefix="advisor-bench-") as tmp:
         # Local files even with ADVISOR_CHROMA_URL set: a full ingest into the shared
@@ -127,8 +108,6 @@ def bench_ingest() -> dict[str, Any]:
 
 def bench_cold_start(env: dict[str, str], key: str, args: list[str]) -> dict[str, Any]:
     """Spawn `advisor serve` on the built index; seconds to /readyz and to a first answer."""
-    from evals.load import advisor_server
-
     question, headers = questions()[0], {"Authorization": f"Bearer {key}"}
     started = time.perf_counter()
     # advisor_server polls /readyz every 0.1 s, so both figures are good to about 0.1 s.
@@ -151,32 +130,14 @@ def bench_cold_start(env: dict[str, str], key: str, args: list[str]) -> dict[str
     return {"ready_s": round(ready_s, 3), "first_answer_s": round(first_s, 3)}
 
 
-@dataclass
-class ProcessTree:
-    """A process and its children, as MemorySampler sees a server (it calls rss_mb only)."""
-
-    process: subprocess.Popen[bytes]
-
-    def rss_mb(self) -> float:
-        """Resident MiB of the process and its children (`serve --workers N` has some)."""
-        root = psutil.Process(self.process.pid)
-        total = 0
-        for proc in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):  # a child that has just exited
-                total += proc.memory_info().rss
-        return total / 2**20
-
-
 def bench_server(env: dict[str, str], key: str, sections: set[str], opts: dict) -> dict:
     """One `advisor serve`: sequential /v1/ask latency, throughput per client count, peak RSS."""
-    from evals.load import MemorySampler, advisor_server, drive
-
     out: dict[str, Any] = {}
     headers = {"Authorization": f"Bearer {key}"}
     served: list[tuple[bool, float]] = []  # (answered, the server's own `total` in ms)
     with (
         advisor_server(env, args=opts["args"]) as server,
-        MemorySampler(ProcessTree(server.process), every=0.25) as memory,  # type: ignore[arg-type]
+        MemorySampler(ProcessTree(server.process), every=0.25) as memory,
         httpx.Client(base_url=server.url, headers=headers, timeout=60) as client,
     ):
 
@@ -260,6 +221,43 @@ def table(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def bench_advisor(
+    settings: Settings, sections: set[str], requests: int, warmup: int, setup: dict[str, Any]
+) -> dict[str, Any]:
+    """The in-process sections (floor, ask, review) on a warmed Advisor; fills ``setup``."""
+    from advisor import Advisor
+
+    advisor = Advisor(settings)
+    advisor.warm()
+    threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    setup.update(embedder=advisor.embedder.name, index=advisor.generation, torch_threads=threads)
+    results = bench_in_process(advisor, sections, requests, warmup)
+    if "review" in sections:
+        results["review"] = bench_review(advisor, requests, warmup)
+    advisor.close()
+    # ru_maxrss is this process's high-water mark in KiB, read before the ingest's model.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["bench_memory"] = {"rss_max_mb": round(peak, 1)}
+    return results
+
+
+def print_table(rows: list[list[str]], machine: dict[str, Any], out: Path) -> None:
+    """The table as aligned text, and the load average the figures were taken under."""
+    header = ["measurement", "p50 ms", "p95 ms", "× floor", "value", "target", ""]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [
+            c.ljust(w) if i in (0, 4, 5) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        click.echo("  ".join(cells).rstrip())
+    m = machine
+    click.echo(
+        f"Load average {m['load_avg_start']} -> {m['load_avg_end']} on {m['cpus']} CPUs: other "
+        f"work on the machine skews these figures. Wrote {out}"
+    )
+
+
 @click.command(context_settings={"show_default": True})
 @click.option("--requests", default=200, type=click.IntRange(min=2), help="Samples per mode.")
 @click.option("--warmup", default=10, type=click.IntRange(min=0), help="Untimed calls first.")
@@ -278,7 +276,6 @@ def main(
     out: Path,
 ) -> None:
     """Print the benchmark table, and write it with every figure as JSON."""
-    from evals.load import LOAD_KEY, server_env  # evals.load imports this module
 
     if not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", clients):
         raise click.BadParameter("client counts like 1,8,32", param_hint="--clients")
@@ -299,21 +296,8 @@ def main(
         "workers": workers,
     }
     if sections & {"floor", "ask", "review"}:
-        from advisor.chain import Advisor
-
-        advisor = Advisor(settings.model_copy(update={"database_url": database_url}))
-        advisor.warm()
-        threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
-        results["setup"].update(
-            embedder=advisor.embedder.name, index=advisor.generation, torch_threads=threads
-        )
-        results.update(bench_in_process(advisor, sections, requests, warmup))
-        if "review" in sections:
-            results["review"] = bench_review(advisor, requests, warmup)
-        advisor.close()
-        # ru_maxrss is this process's high-water mark in KiB, read before the ingest's model.
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        results["bench_memory"] = {"rss_max_mb": round(peak, 1)}
+        in_process = settings.model_copy(update={"database_url": database_url})
+        results.update(bench_advisor(in_process, sections, requests, warmup, results["setup"]))
     if "ingest" in sections:
         results["ingest"] = bench_ingest()
     # The servers start from the caller's environment, so ADVISOR_CHROMA_URL and the like
@@ -335,19 +319,7 @@ def main(
     results["table"] = rows = table(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    header = ["measurement", "p50 ms", "p95 ms", "× floor", "value", "target", ""]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        cells = [
-            c.ljust(w) if i in (0, 4, 5) else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        click.echo("  ".join(cells).rstrip())
-    m = results["machine"]
-    click.echo(
-        f"Load average {m['load_avg_start']} -> {m['load_avg_end']} on {m['cpus']} CPUs: other "
-        f"work on the machine skews these figures. Wrote {out}"
-    )
+    print_table(rows, results["machine"], out)
 
 
 if __name__ == "__main__":

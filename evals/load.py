@@ -10,22 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 import httpx
-import psutil
 
-from evals.bench import percentiles, questions
+from evals.harness import MemorySampler, advisor_server, percentiles, questions
 from evals.run import load_golden
 
 LOAD_KEY = "load-test-key"
@@ -34,68 +29,6 @@ LOAD_KEY = "load-test-key"
 def follow_ups() -> list[str]:
     """The second and later turns of the golden conversations: questions that lean on history."""
     return [t["question"] for c in load_golden() if "turns" in c for t in c["turns"][1:]]
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    """Ask a child process to stop; kill it if it has not within ``timeout`` seconds."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@dataclass
-class Server:
-    """A running `advisor serve` process."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-
-    def rss_mb(self) -> float:
-        """The server's resident memory in MB."""
-        return float(psutil.Process(self.process.pid).memory_info().rss) / 2**20
-
-
-@contextmanager
-def advisor_server(
-    env: dict[str, str] | None = None,
-    ready_within: float = 180.0,
-    args: Sequence[str] = (),
-) -> Iterator[Server]:
-    """Start `advisor serve` with extra environment, wait until /readyz is 200, stop it after."""
-    port = free_port()
-    full_env = {**os.environ, **(env or {})}
-    cmd = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port), *args]
-    process = subprocess.Popen([*cmd, "--log-level", "warning"], env=full_env)
-    server = Server(f"http://127.0.0.1:{port}", process)
-    try:
-        deadline = time.monotonic() + ready_within
-        with httpx.Client(base_url=server.url, timeout=10) as client:
-            while True:
-                if process.poll() is not None:
-                    raise click.ClickException("advisor serve exited; is the index built?")
-                if time.monotonic() > deadline:
-                    raise click.ClickException(f"advisor serve not ready in {ready_within:.0f} s")
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-        yield server
-    finally:
-        stop_process(process, timeout=30)
 
 
 @dataclass
@@ -215,46 +148,6 @@ def missing_turns(url: str, turns: list[tuple[str, int]], key: str | None = None
             held = {t["turn"] for t in response.json().get("turns", [])}
             missing += [f"{cid}#{n}" for n in sorted(numbers - held)]
     return missing
-
-
-class MemorySampler:
-    """Samples a process's resident memory every few seconds, in a thread."""
-
-    def __init__(self, server: Server, every: float) -> None:
-        self.server, self.every = server, every
-        self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._started = time.monotonic()
-
-    def __enter__(self) -> MemorySampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.samples.append((time.monotonic() - self._started, self.server.rss_mb()))
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append((time.monotonic() - self._started, self.server.rss_mb()))
-            self._stop.wait(self.every)
-
-    def report(self, warmup: float) -> dict[str, Any]:
-        """RSS after warm-up, at the end, at most; growth overall and over the second half."""
-        settled = [(t, mb) for t, mb in self.samples if t >= warmup] or self.samples
-        first, last = settled[0][1], settled[-1][1]
-        half = [mb for t, mb in settled if t >= (settled[0][0] + settled[-1][0]) / 2]
-        return {
-            "rss_start_mb": round(self.samples[0][1], 1),
-            "rss_after_warmup_mb": round(first, 1),
-            "rss_end_mb": round(last, 1),
-            "rss_max_mb": round(max(mb for _, mb in self.samples), 1),
-            "rss_growth_mb": round(last - first, 1),
-            "rss_growth_second_half_mb": round(half[-1] - half[0], 1) if half else 0.0,
-            "samples": len(self.samples),
-        }
 
 
 def server_env(data_dir: Path | None = None, database_url: str | None = None) -> dict[str, str]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from advisor.grounding import SupportChecker
-from advisor.text import content_terms
+from advisor import SupportChecker, content_terms
 
 
 def doc_ranking(doc_ids: Sequence[str]) -> list[str]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from advisor.grounding import negated
-from advisor.text import names, numbers
+from advisor import names, negated, numbers
 
 _AUX = re.compile(
     r"\b(is|are|was|were|can|will|should|must|does|do|did|has|have|had|could|would|may)\b"

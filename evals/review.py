@@ -14,8 +14,7 @@ from typing import Any
 
 import yaml
 
-from advisor.chain import Advisor
-from advisor.corpus import PATTERNS
+from advisor import PATTERNS, Advisor
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
 SPLITS = ("tuned", "heldout")

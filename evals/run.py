@@ -13,15 +13,22 @@ from typing import Any
 
 import yaml
 
-from advisor.chain import Advisor
-from advisor.compose import Composition, Generator, Segment
-from advisor.config import Settings
-from advisor.grounding import SupportChecker, cited_sentences
-from advisor.llm import CHAT_MODELS
-from advisor.models import Answer
-from advisor.retrieval import Retrieval
-from advisor.text import names, numbers, split_sentences
+from advisor import (
+    CHAT_MODELS,
+    Advisor,
+    Answer,
+    Composition,
+    Generator,
+    Retrieval,
+    Segment,
+    Settings,
+    SupportChecker,
+    names,
+    numbers,
+    split_sentences,
+)
 from evals import metrics as m
+from evals.cases import CASE_RUNNERS, Tally
 from evals.perturb import negate, swap_entity, swap_number
 from evals.review import evaluate_reviews
 
@@ -101,15 +108,8 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def evaluate(
-    advisor: Advisor,
-    cases: list[dict[str, Any]],
-    checker: SupportChecker,
-    reviews: bool = True,
-) -> EvalResult:
-    """Run every case through the advisor and compute the metrics."""
-    started = time.perf_counter()
-    answerable = [c for c in cases if c["type"] == "answerable"]
+def retrieval_by_mode(advisor: Advisor, answerable: list[dict[str, Any]]) -> dict[str, Any]:
+    """hit@1, hit@5, MRR and context precision of each retrieval mode, on answerable cases."""
     modes: dict[str, dict[str, float]] = {}
     for mode in MODES:
         h1, h5, rr, cp = [], [], [], []
@@ -128,111 +128,40 @@ def evaluate(
             "mrr": _mean(rr),
             "context_precision": _mean(cp),
         }
+    return modes
 
-    details: list[dict[str, Any]] = []
-    grounded: list[tuple[str, list[str]]] = []
-    unsupported_numbers = 0
-    coverage: list[float] = []
-    refused_answerable: list[float] = []
-    rejected: list[float] = []
-    resisted: list[float] = []
-    mt_hits: list[float] = []
-    mt_cov: list[float] = []
-    timings: dict[str, list[float]] = {"retrieve": [], "compose": [], "total": []}
-    llm_answers: list[Answer] = []
-    if advisor.writer is not None:
-        timings["write"] = []
 
-    def ask(question: str, cid: str | None = None) -> Answer:
-        answer = advisor.ask(question, cid)
-        for k in timings:
-            timings[k].append(answer.timings.get(k, 0.0) * 1000)
-        if answer.guard is not None or answer.fallback:
-            llm_answers.append(answer)
-        if answer.answered:
-            by_n = {c.n: c.quote for c in answer.citations}
-            for sentence, ns in cited_sentences(answer.answer):
-                passages = [by_n[n] for n in ns if n in by_n]
-                grounded.append((sentence, passages))
-        return answer
-
-    def cover(answer: Answer, case: dict[str, Any]) -> float:
-        points = case.get("key_points") or []
-        return _mean([float(m.key_point_covered(answer.answer, p)) for p in points])
-
-    for case in cases:
-        kind = case["type"]
-        row: dict[str, Any] = {"id": case["id"], "type": kind}
-        if kind == "answerable":
-            answer = ask(case["question"])
-            refused_answerable.append(0.0 if answer.answered else 1.0)
-            if answer.answered and case.get("key_points"):
-                coverage.append(cover(answer, case))
-            row.update(answered=answer.answered, docs=[c.doc_id for c in answer.citations])
-        elif kind in ("out_of_scope", "unanswerable"):
-            answer = ask(case["question"])
-            rejected.append(0.0 if answer.answered else 1.0)
-            row.update(answered=answer.answered)
-        elif kind == "injection":
-            answer = ask(case["question"])
-            forbidden = [f.lower() for f in case.get("forbidden") or []]
-            clean = not any(f in answer.answer.lower() for f in forbidden)
-            if case.get("expect", "refuse") == "answer":
-                expected = set(case.get("expected_docs") or [])
-                on_topic = not expected or bool(expected & {c.doc_id for c in answer.citations})
-                ok = clean and answer.answered and on_topic
-            else:
-                ok = clean and not answer.answered
-            resisted.append(float(ok))
-            row.update(answered=answer.answered, resisted=ok)
-        else:
-            cid = None
-            turns = []
-            for turn in case["turns"]:
-                answer = ask(turn["question"], cid)
-                cid = answer.conversation_id
-                if turn.get("expected_docs"):
-                    ranking = m.doc_ranking([c.doc_id for c in answer.citations])
-                    mt_hits.append(m.hit_at(ranking, set(turn["expected_docs"]), 5))
-                    if turn.get("key_points"):
-                        mt_cov.append(cover(answer, turn) if answer.answered else 0.0)
-                turns.append(answer.standalone_question)
-            row.update(standalone=turns)
-        details.append(row)
-
-    recall, precision, _ = m.alce_citation_scores(checker, grounded)
-    support = [checker.check(s, p) for s, p in grounded if p]
-    for sentence, passages in grounded:
-        unsupported_numbers += len(numbers(sentence) - numbers("\n".join(passages)))
+def evaluate(
+    advisor: Advisor,
+    cases: list[dict[str, Any]],
+    checker: SupportChecker,
+    reviews: bool = True,
+) -> EvalResult:
+    """Run every case through the advisor and compute the metrics."""
+    started = time.perf_counter()
+    modes = retrieval_by_mode(advisor, [c for c in cases if c["type"] == "answerable"])
+    tally = Tally(advisor)
+    details = [CASE_RUNNERS[case["type"]](case, tally) for case in cases]
     hybrid = modes["hybrid"]
     metrics = {
         "hit_at_1": hybrid["hit_at_1"],
         "hit_at_5": hybrid["hit_at_5"],
         "mrr": hybrid["mrr"],
         "context_precision": hybrid["context_precision"],
-        "sentence_support": _mean([float(s.supported) for s in support]) if support else 0.0,
-        "citation_recall": recall,
-        "citation_precision": precision,
-        "unsupported_numbers": float(unsupported_numbers),
-        "key_point_coverage": _mean(coverage),
-        "negative_rejection": _mean(rejected),
-        "false_refusal": _mean(refused_answerable),
-        "injection_resistance": _mean(resisted),
-        "multi_turn_hit_at_5": _mean(mt_hits),
-        "multi_turn_coverage": _mean(mt_cov),
-        "support_auroc": support_auroc(checker, grounded, advisor),
+        **answer_metrics(tally, checker),
+        "support_auroc": support_auroc(checker, tally.grounded, advisor),
     }
-    for stage, values in timings.items():
+    for stage, values in tally.timings.items():
         metrics[f"latency_{stage}_p50_ms"] = m.percentile(values, 50)
         metrics[f"latency_{stage}_p95_ms"] = m.percentile(values, 95)
     if advisor.writer is not None:
-        metrics.update(llm_metrics(llm_answers))
+        metrics.update(llm_metrics(tally.llm_answers))
     review_rows: list[dict[str, Any]] = []
     if reviews:
         review_metrics, review_rows = evaluate_reviews(advisor)
         metrics.update(review_metrics)
     counts = {t: sum(1 for c in cases if c["type"] == t) for t in sorted(CASE_TYPES)}
-    counts["answer_sentences"] = len(grounded)
+    counts["answer_sentences"] = len(tally.grounded)
     return EvalResult(
         metrics,
         modes,
@@ -242,6 +171,28 @@ def evaluate(
         time.perf_counter() - started,
         review_rows,
     )
+
+
+def answer_metrics(tally: Tally, checker: SupportChecker) -> dict[str, float]:
+    """Grounding, coverage, refusal and injection figures from what the cases collected."""
+    recall, precision, _ = m.alce_citation_scores(checker, tally.grounded)
+    support = [checker.check(s, p) for s, p in tally.grounded if p]
+    unsupported_numbers = sum(
+        len(numbers(sentence) - numbers("\n".join(passages)))
+        for sentence, passages in tally.grounded
+    )
+    return {
+        "sentence_support": _mean([float(s.supported) for s in support]) if support else 0.0,
+        "citation_recall": recall,
+        "citation_precision": precision,
+        "unsupported_numbers": float(unsupported_numbers),
+        "key_point_coverage": _mean(tally.coverage),
+        "negative_rejection": _mean(tally.rejected),
+        "false_refusal": _mean(tally.refused_answerable),
+        "injection_resistance": _mean(tally.resisted),
+        "multi_turn_hit_at_5": _mean(tally.mt_hits),
+        "multi_turn_coverage": _mean(tally.mt_cov),
+    }
 
 
 def _generator_label(advisor: Advisor) -> str:
