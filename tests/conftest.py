@@ -26,7 +26,7 @@ def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
     """The real all-MiniLM-L6-v2, loaded once for the session."""
-    from advisor.index import make_embedder
+    from advisor.knowledge.embeddings import make_embedder
 
     return make_embedder(Settings(data_dir=Path("unused")))
 
@@ -34,7 +34,7 @@ def embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
     """A data dir holding an index of the shipped corpus, built once per session."""
-    from advisor.index import ingest
+    from advisor.knowledge.ingest import ingest
 
     data = tmp_path_factory.mktemp("shared-index")
     ingest(Settings(data_dir=data), embedder_factory=lambda: embedder)
@@ -49,7 +49,7 @@ def backend_servers(
     if os.environ.get("ADVISOR_TEST_BACKEND", "local") != "servers":
         yield None
         return
-    from advisor.index import ingest
+    from advisor.knowledge.ingest import ingest
     from tests.servers import chroma_server, postgres_server
 
     with chroma_server(tmp_path_factory.mktemp("chroma")) as chroma, postgres_server() as pg:
@@ -76,7 +76,7 @@ def settings(
 @pytest.fixture
 def advisor(settings: Settings, embedder):  # type: ignore[no-untyped-def]
     """An Advisor over the shared index and the real model."""
-    from advisor.chain import Advisor
+    from advisor.facade import Advisor
 
     return Advisor(settings, embedder=embedder)
 

@@ -16,7 +16,7 @@ from typing import IO
 import httpx
 import pytest
 
-from evals.load import stop_process
+from evals.harness import stop_process
 
 MODEL_ALIAS = "gemma-3-270m"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from evals.load import stop_process
+from evals.harness import stop_process
 
 PG_USER = "advisor"
 PG_DATABASE = "advisor"

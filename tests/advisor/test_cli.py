@@ -102,7 +102,7 @@ def test_chat_understands_follow_ups(data: Path) -> None:
 
 
 def test_review_a_file_as_json_then_follow_up(data: Path, tmp_path: Path) -> None:
-    from tests.advisor.test_review import FLAWED
+    from tests.advisor.review.test_review import FLAWED
 
     plan = tmp_path / "plan.txt"
     plan.write_text(FLAWED, encoding="utf-8")
@@ -117,7 +117,7 @@ def test_review_a_file_as_json_then_follow_up(data: Path, tmp_path: Path) -> Non
 
 
 def test_review_reads_stdin_and_prints_a_readable_review(data: Path) -> None:
-    from tests.advisor.test_review import FLAWED
+    from tests.advisor.review.test_review import FLAWED
 
     out = run("review", "-", data=data, stdin=FLAWED)
     assert out.returncode == 0, out.stderr

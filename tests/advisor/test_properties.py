@@ -18,22 +18,19 @@ import pytest
 from hypothesis import HealthCheck, assume, given
 from hypothesis import strategies as st
 
-from advisor.answers import extractive_answer
-from advisor.chain import Advisor
-from advisor.compose import (
-    ADVICE_HEADING,
-    EVIDENCE_HEADING,
-    INSTRUCTION_REFUSAL,
-    REFUSAL,
-    ExtractiveComposer,
-    render,
-)
+from advisor.ask.answers import extractive_answer
+from advisor.ask.compose import ExtractiveComposer, render
+from advisor.ask.grounding import SupportChecker, cited_sentences
+from advisor.ask.retrieval import Hit, Retrieval
+from advisor.ask.state import AskState
 from advisor.config import PROJECT_ROOT, Settings
-from advisor.corpus import load_corpus, split_document
+from advisor.contract import ADVICE_HEADING, EVIDENCE_HEADING, INSTRUCTION_REFUSAL, REFUSAL
 from advisor.errors import InvalidInputError
-from advisor.grounding import SupportChecker, cited_sentences
-from advisor.index import Embedder, IndexedPassage
-from advisor.retrieval import Hit, Retrieval
+from advisor.facade import Advisor
+from advisor.inputs import strip_injection
+from advisor.knowledge.corpus import load_corpus, split_document
+from advisor.knowledge.embeddings import Embedder
+from advisor.knowledge.snapshot import IndexedPassage
 from advisor.text import content_terms, split_sentences
 
 FRAMING = ("", EVIDENCE_HEADING, ADVICE_HEADING)
@@ -340,8 +337,9 @@ def test_every_marker_names_an_existing_citation(
     """Every [n] in an answer names one of its citations, and every citation is used."""
     retrieval = retrieval_for(embedder, question, specs, weighted)
     composition = composer.compose(question, retrieval)
-    state = {"retrieval": retrieval, "composition": composition, "standalone": question}
-    answer = extractive_answer(state, "c", composer.name)
+    state = AskState(question, "c", retrieval=retrieval, composition=composition)
+    state.standalone, state.query = question, strip_injection(question)[0]
+    answer = extractive_answer(state, composer.name)
     if not answer.answered:
         assert answer.answer in (REFUSAL, INSTRUCTION_REFUSAL) and not answer.citations
         return

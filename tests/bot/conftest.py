@@ -11,17 +11,34 @@ import httpx
 import pytest
 import uvicorn
 
-from advisor.chain import Advisor
 from advisor.config import Settings
+from advisor.facade import Advisor
+from bot.settings import DoorSettings
+
+
+def doors(**values: object) -> DoorSettings:
+    """Front-door settings with these values; the rest as defaults (tests set no ADVISOR_*)."""
+    return DoorSettings(**values)  # type: ignore[arg-type]
+
+
+def split(overrides: dict[str, object]) -> tuple[dict[str, object], dict[str, object]]:
+    """Overrides for the core's settings and for the front doors', by field name."""
+    door = {k: v for k, v in overrides.items() if k in DoorSettings.model_fields}
+    return {k: v for k, v in overrides.items() if k not in door}, door
 
 
 @contextmanager
-def live_server(settings: Settings, advisor: Advisor) -> Iterator[str]:
-    """Serve create_app(settings, advisor) on a free loopback port; yield its base URL."""
+def live_server(
+    settings: Settings, advisor: Advisor, front: DoorSettings | None = None
+) -> Iterator[str]:
+    """Serve create_app(settings, advisor, front) on a free loopback port; yield its URL."""
     from bot.app import create_app
 
     config = uvicorn.Config(
-        create_app(settings, advisor), host="127.0.0.1", port=0, log_level="warning"
+        create_app(settings, advisor, front or doors()),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -44,11 +61,13 @@ Serve = Callable[..., AbstractContextManager[str]]
 
 @pytest.fixture
 def serve(settings: Settings, embedder) -> Serve:  # type: ignore[no-untyped-def]
-    """Start a server; keyword arguments override settings, ``advisor=`` replaces the default."""
+    """Start a server; keyword arguments override settings (core or front-door), ``advisor=``
+    replaces the default."""
 
     def start(advisor: Advisor | None = None, **overrides: object) -> AbstractContextManager[str]:
-        custom = settings.model_copy(update=overrides) if overrides else settings
-        return live_server(custom, advisor or Advisor(custom, embedder=embedder))
+        core, door = split(overrides)
+        custom = settings.model_copy(update=core) if core else settings
+        return live_server(custom, advisor or Advisor(custom, embedder=embedder), doors(**door))
 
     return start
 

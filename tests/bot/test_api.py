@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from advisor.chain import Advisor
 from advisor.config import Settings
+from advisor.facade import Advisor
 from advisor.memory import SQLConversationStore
 from tests.bot.conftest import Serve, get, options, ready
 
@@ -143,7 +143,7 @@ def test_health_and_readiness(client: httpx.Client) -> None:
 def test_readiness_reports_a_missing_index_then_recovers(
     serve: Serve, embedder, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from advisor.index import ingest
+    from advisor.knowledge.ingest import ingest
 
     empty = Settings(data_dir=tmp_path / "empty")
     advisor = Advisor(empty, embedder=embedder)
@@ -168,7 +168,7 @@ def test_readiness_reports_a_missing_index_then_recovers(
 def test_a_new_ingest_is_served_without_a_restart(
     serve: Serve, embedder, tmp_path: Path, corpus_copy: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from advisor.index import ingest
+    from advisor.knowledge.ingest import ingest
 
     own = Settings(data_dir=tmp_path / "own", corpus_dir=corpus_copy)
     ingest(own, embedder_factory=lambda: embedder)

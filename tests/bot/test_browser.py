@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from advisor.chain import Advisor
+from advisor.facade import Advisor
 from advisor.memory import SQLConversationStore
 from tests.bot.conftest import Serve
 
@@ -176,7 +176,7 @@ def test_page_asks_for_a_key_when_one_is_needed(browser, serve: Serve) -> None: 
 
 
 def test_review_a_plan_view(browser, serve: Serve, advisor: Advisor) -> None:  # type: ignore[no-untyped-def]
-    from tests.advisor.test_review import FLAWED
+    from tests.advisor.review.test_review import FLAWED
 
     with serve(advisor=advisor) as url:
         page = browser.new_page(viewport={"width": 900, "height": 900})
@@ -237,7 +237,7 @@ def test_the_page_shows_who_wrote_an_answer_and_replaces_a_withdrawn_draft(  # t
     browser, serve: Serve, settings, embedder
 ) -> None:
     from advisor.text import split_sentences
-    from tests.advisor.fake_chat import ScriptedChat
+    from tests.advisor.ask.fake_chat import ScriptedChat
 
     question = "Why do CRM projects fail?"
     hits = Advisor(settings, embedder=embedder).searcher.search(question).hits

@@ -6,13 +6,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from advisor.chain import Advisor
-from advisor.compose import Composition
+from advisor.ask.compose import Composition
+from advisor.ask.retrieval import Retrieval
 from advisor.config import Settings
+from advisor.contract import Answer
 from advisor.errors import StoreError
+from advisor.facade import Advisor
 from advisor.memory import SQLConversationStore
-from advisor.models import Answer
-from advisor.retrieval import Retrieval
 from bot.middleware import ApiGate
 from tests.bot.conftest import Serve, get, post
 from tests.bot.test_api import read_events
@@ -201,10 +201,11 @@ def test_a_shared_rate_limit_with_the_store_down_is_a_problem(
     serve: Serve, settings: Settings, embedder
 ) -> None:  # type: ignore[no-untyped-def]
     # The limiter counts in the store; when it cannot, the request is refused cleanly.
-    down = settings.model_copy(
-        update={"rate_store": "database", "database_url": "sqlite:////proc/no-such/c.db"}
-    )
-    with serve(advisor=Advisor(down, embedder=embedder), rate_store="database") as url:
+    nowhere = "sqlite:////proc/no-such/c.db"
+    down = settings.model_copy(update={"database_url": nowhere})
+    with serve(
+        advisor=Advisor(down, embedder=embedder), rate_store="database", database_url=nowhere
+    ) as url:
         r = post(f"{url}/v1/ask", json={"question": "Why do CRM projects fail?"})
         body = assert_problem(r, 503, "store-error")
         assert "conversation store" in body["detail"]

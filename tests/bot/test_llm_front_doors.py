@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
-from advisor.chain import Advisor
 from advisor.config import Settings
+from advisor.facade import Advisor
 from bot.slack import conversation_id
-from tests.advisor.fake_chat import ScriptedChat
-from tests.advisor.test_writer import QUESTION, assert_grounded, quoted
+from tests.advisor.ask.fake_chat import ScriptedChat
+from tests.advisor.ask.test_writer import QUESTION, assert_grounded, quoted
 from tests.bot.conftest import Serve, post
 from tests.bot.conftest import ready as ready_json
 from tests.bot.fake_slack import TEAM

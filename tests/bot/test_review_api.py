@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.advisor.test_review import FLAWED, GOOD
+from tests.advisor.review.test_review import FLAWED, GOOD
 
 
 def test_review_returns_findings_citations_and_a_score(client: httpx.Client) -> None:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from pydantic import SecretStr
 
-from advisor.chain import Advisor
+from advisor.facade import Advisor
 from bot.slack import conversation_id
 from bot.slack_blocks import FAILED
 from tests.bot.conftest import Serve, post

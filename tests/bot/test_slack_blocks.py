@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from advisor.models import Answer, Citation
+from advisor.contract import Answer, Citation
 from bot.cli import slack
 from bot.slack_blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks, escape, fallback_text
 

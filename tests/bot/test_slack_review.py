@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from bot.slack import conversation_id
 from bot.slack_blocks import MAX_BLOCKS, MAX_TEXT
-from tests.advisor.test_review import FLAWED
+from tests.advisor.review.test_review import FLAWED
 from tests.bot.fake_slack import TEAM
 from tests.bot.test_slack import SlackRig, all_text, mention, rig  # noqa: F401 (fixture)
 

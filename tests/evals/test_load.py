@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.load import LOAD_KEY, MemorySampler, advisor_server, drive, missing_turns, server_env
+from evals.harness import MemorySampler, advisor_server
+from evals.load import LOAD_KEY, drive, missing_turns, server_env
 
 
 def test_32_clients_and_2000_requests_get_no_errors_and_lose_no_turn(

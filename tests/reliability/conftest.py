@@ -14,9 +14,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from advisor.chain import Advisor
 from advisor.config import Settings
-from tests.bot.conftest import live_server
+from advisor.facade import Advisor
+from tests.bot.conftest import doors, live_server
 from tests.bot.fake_slack import FakeSlack, signed_headers
 
 SLACK_SECRET = "reliability-signing-secret"
@@ -51,16 +51,15 @@ def seeded(
 ) -> Iterator[Seeded]:
     """A server with Slack on, rate limit off, and one conversation, rating and review stored."""
     db = tmp_path_factory.mktemp("seeded") / "conv.db"
-    settings = Settings(
-        data_dir=index_dir,
-        database_url=f"sqlite:///{db}",
-        rate_limit=0,
-        slack_bot_token=SecretStr("xoxb-test"),
-        slack_signing_secret=SecretStr(SLACK_SECRET),
-    )
+    settings = Settings(data_dir=index_dir, database_url=f"sqlite:///{db}")
     with FakeSlack() as slack:
-        settings = settings.model_copy(update={"slack_api_url": slack.url})
-        with live_server(settings, Advisor(settings, embedder=embedder)) as url:
+        front = doors(
+            rate_limit=0,
+            slack_bot_token=SecretStr("xoxb-test"),
+            slack_signing_secret=SecretStr(SLACK_SECRET),
+            slack_api_url=slack.url,
+        )
+        with live_server(settings, Advisor(settings, embedder=embedder), front) as url:
             with httpx.Client(base_url=url, timeout=60) as c:
                 first = c.post("/v1/ask", json={"question": "Why do CRM projects fail?"}).json()
                 cid = first["conversation_id"]

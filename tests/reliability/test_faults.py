@@ -21,11 +21,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from advisor.chain import Advisor
 from advisor.config import Settings
+from advisor.facade import Advisor
 from advisor.memory import SQLConversationStore
 from bot.slack import conversation_id
-from tests.bot.conftest import live_server
+from tests.bot.conftest import doors, live_server
 from tests.bot.fake_slack import TEAM, FakeSlack, signed_headers
 
 Q = "Why do CRM projects fail?"
@@ -223,16 +223,14 @@ def test_api_and_slack_writing_at_once_lose_no_turn_or_rating(
     """Twelve HTTP clients and twelve Slack threads share one store; every write lands."""
     secret = "concurrency-secret"
     with FakeSlack() as slack:
-        both = settings.model_copy(
-            update={
-                "rate_limit": 0,
-                "slack_bot_token": SecretStr("xoxb-test"),
-                "slack_signing_secret": SecretStr(secret),
-                "slack_api_url": slack.url,
-                "slack_update_interval": 30.0,
-            }
+        front = doors(
+            rate_limit=0,
+            slack_bot_token=SecretStr("xoxb-test"),
+            slack_signing_secret=SecretStr(secret),
+            slack_api_url=slack.url,
+            slack_update_interval=30.0,
         )
-        with live_server(both, Advisor(both, embedder=embedder)) as url:
+        with live_server(settings, Advisor(settings, embedder=embedder), front) as url:
 
             def http_client(n: int) -> str:
                 with httpx.Client(base_url=url, timeout=120) as c:

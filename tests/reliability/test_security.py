@@ -14,10 +14,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from advisor.config import Settings
 from bot import middleware
 from bot.middleware import ApiGate
-from evals.load import free_port
+from bot.settings import DoorSettings
+from evals.harness import free_port
 
 GOOD = "sk-good-7f3a9c51e2"
 WRONG = "sk-wrong-0b8d4e6a13"
@@ -69,7 +69,7 @@ def test_api_keys_never_reach_the_logs(index_dir: Path, tmp_path: Path) -> None:
     output = log.read_text()
     assert "/v1/ask" in output, "the server logged nothing, so the check below proves nothing"
     assert GOOD not in output and WRONG not in output
-    assert GOOD not in repr(Settings(api_keys=[SecretStr(GOOD)]))
+    assert GOOD not in repr(DoorSettings(api_keys=[SecretStr(GOOD)]))
 
 
 @pytest.mark.parametrize("given", [GOOD, "sk-other-key", WRONG, "x"])

@@ -9,12 +9,13 @@ from typing import Any
 import chromadb
 import pytest
 
-from advisor import remote
-from advisor.chain import Advisor
 from advisor.config import Settings
 from advisor.errors import EmbeddingError, IndexingError, IndexNotReadyError
-from advisor.index import IndexSnapshot, ingest, read_current
-from evals.bench import questions
+from advisor.facade import Advisor
+from advisor.knowledge.ingest import ingest
+from advisor.knowledge.server import collection_name
+from advisor.knowledge.snapshot import IndexSnapshot, read_current
+from evals.harness import questions
 
 
 def _settings(tmp_path: Path, corpus: Path, chroma_url: str, **extra: Any) -> Settings:
@@ -75,7 +76,7 @@ def test_incremental_ingest_on_the_server(
     assert any("funding" in p.text for p in snapshot.passages if p.doc_id == "note-no-resources")
     # The previous generation stays for readers still on it; older ones are dropped.
     names = {c.name for c in _server(chroma_url).list_collections()}
-    assert {remote.collection_name(s, g) for g in (first.generation, third.generation)} <= names
+    assert {collection_name(s, g) for g in (first.generation, third.generation)} <= names
 
 
 def test_answers_match_the_local_index(
@@ -117,7 +118,7 @@ def test_a_deleted_generation_is_rebuilt_by_ingest(
 ) -> None:
     s = _settings(tmp_path, corpus_copy, chroma_url)
     first = ingest(s, embedder_factory=lambda: embedder)
-    _server(chroma_url).delete_collection(remote.collection_name(s, first.generation))
+    _server(chroma_url).delete_collection(collection_name(s, first.generation))
     with pytest.raises(IndexNotReadyError, match="advisor ingest"):
         IndexSnapshot(s, embedder)
     fixed = ingest(s, embedder_factory=lambda: embedder)
@@ -146,10 +147,10 @@ def test_a_failed_ingest_leaves_the_serving_generation(
 
     with pytest.raises(EmbeddingError):
         ingest(s, embedder_factory=Broken)
-    name, _, _ = read_current(s)
+    name, _ = read_current(s)
     assert name == first.generation
     left = {c.name for c in _server(chroma_url).list_collections()}
-    assert remote.collection_name(s, "gen-000002") not in left  # the half-built one is gone
+    assert collection_name(s, "gen-000002") not in left  # the half-built one is gone
     assert len(IndexSnapshot(s, embedder).passages) == first.added
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from advisor.contract import Answer, Feedback, Review
 from advisor.errors import StoreError
 from advisor.memory import SQLConversationStore
-from advisor.models import Answer, Feedback, Review
+from bot.state import SharedState
 from tests.servers import _free_port, postgres_server
 
 
@@ -120,16 +121,17 @@ def _append_many(url: str, worker: int, count: int, start: Any, out: Any) -> Non
         out.put((worker, numbers, error))
     finally:
         store.close()
+    shared.close()
 
 
 def _claim_all(url: str, worker: int, keys: list[str], start: Any, out: Any) -> None:
     """In a child process: try to claim every key once all workers are ready."""
-    store = SQLConversationStore(url)
+    state = SharedState(url)
     try:
         start.wait(timeout=60)
-        out.put((worker, [key for key in keys if store.claim(key)]))
+        out.put((worker, [key for key in keys if state.claim(key)]))
     finally:
-        store.close()
+        state.close()
 
 
 def _in_processes(target: Any, args: list[tuple[Any, ...]]) -> list[Any]:
@@ -158,22 +160,30 @@ def test_two_processes_append_to_one_conversation(
     assert len({t.question for t in turns}) == 80
 
 
+@pytest.fixture
+def shared(pg_database: str) -> Iterator[SharedState]:
+    """The front doors' shared state (claims, pacing) on a fresh database of the server."""
+    s = SharedState(pg_database)
+    yield s
+    s.close()
+
+
 def test_a_key_is_claimed_exactly_once_across_processes(
-    store: SQLConversationStore, pg_database: str
+    shared: SharedState, pg_database: str
 ) -> None:
     keys = [f"slack-event:Ev{i:04d}" for i in range(60)]
     results = _in_processes(_claim_all, [(pg_database, w, keys) for w in range(3)])
     won = [key for _, claimed in results for key in claimed]
     assert sorted(won) == keys  # every key claimed, and by one process only
-    assert store.claim(keys[0]) is False
-    assert store.claim("slack-event:new") is True
+    assert shared.claim(keys[0]) is False
+    assert shared.claim("slack-event:new") is True
 
 
-def test_claims_from_threads_are_exclusive(store: SQLConversationStore) -> None:
+def test_claims_from_threads_are_exclusive(shared: SharedState) -> None:
     wins: list[int] = []
 
     def claim(i: int) -> None:
-        if store.claim("slack-event:Ev1"):
+        if shared.claim("slack-event:Ev1"):
             wins.append(i)
 
     errors = _run_threads(16, claim)
@@ -181,10 +191,10 @@ def test_claims_from_threads_are_exclusive(store: SQLConversationStore) -> None:
     assert len(wins) == 1
 
 
-def test_a_long_key_is_claimed_by_its_first_255_characters(store: SQLConversationStore) -> None:
+def test_a_long_key_is_claimed_by_its_first_255_characters(shared: SharedState) -> None:
     key = "k" * 300
-    assert store.claim(key) is True
-    assert store.claim(key[:255] + "different tail") is False
+    assert shared.claim(key) is True
+    assert shared.claim(key[:255] + "different tail") is False
 
 
 def test_concurrent_feedback_leaves_one_rating_per_turn(store: SQLConversationStore) -> None:
@@ -268,6 +278,8 @@ def test_a_server_that_goes_away_is_a_store_error(postgres_url: str) -> None:
     with postgres_server() as url:
         store = SQLConversationStore(url)
         assert store.append("c", "q", _answer("c", "a")) == 1
+        shared = SharedState(url)
+        assert shared.claim("slack-event:Ev0") is True
     calls = {
         "could not save the conversation turn": lambda: store.append("c", "q", _answer("c", "a")),
         "could not read the conversation": lambda: store.turns("c"),
@@ -275,10 +287,11 @@ def test_a_server_that_goes_away_is_a_store_error(postgres_url: str) -> None:
             Feedback(conversation_id="c", turn=1, rating="up")
         ),
         "could not read the feedback": lambda: store.feedback("c"),
-        "could not record the event": lambda: store.claim("slack-event:Ev1"),
+        "could not record the event": lambda: shared.claim("slack-event:Ev1"),
         "could not read the plan reviews": lambda: store.reviews("c"),
     }
     for prefix, call in calls.items():
         with pytest.raises(StoreError, match=f"^{prefix}"):
             call()
     store.close()
+    shared.close()

@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from advisor.chain import Advisor
-from advisor.compose import ADVICE_HEADING, EVIDENCE_HEADING
+from advisor.ask.questions import condense, is_follow_up
 from advisor.config import PROJECT_ROOT
-from advisor.corpus import load_corpus, split_document
+from advisor.contract import ADVICE_HEADING, EVIDENCE_HEADING, Answer, Turn
 from advisor.errors import InvalidInputError
-from advisor.models import Answer, Turn
-from advisor.questions import clean_question, condense, is_follow_up
+from advisor.facade import Advisor
+from advisor.inputs import clean_question
+from advisor.knowledge.corpus import load_corpus, split_document
 
 QUESTIONS = [
     "Why is our CRM plan too broad?",

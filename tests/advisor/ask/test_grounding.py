@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.grounding import SupportChecker, cited_sentences, negated
+from advisor.ask.grounding import SupportChecker, cited_sentences, negated
 
 PASSAGE = (
     "At Gartner’s CRM Summit 2000, currently underway in Chicago, industry analysts note "

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from advisor.grounding import SupportChecker
-from advisor.guard import FLAG, Guard, SentenceSplitter, declined, is_filler
+from advisor.ask.grounding import SupportChecker
+from advisor.ask.guard import FLAG, Guard, SentenceSplitter, declined, is_filler
 
 PASSAGES = {
     1: "Two primary reasons that so many CRM projects fail are poor data quality and lack "

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from advisor.chain import Advisor
+from advisor.ask.llm import LlamaCppChat, make_chat_model
 from advisor.config import Settings
 from advisor.errors import ConfigError
-from advisor.llm import LlamaCppChat, make_chat_model
-from tests.advisor.test_writer import QUESTION, assert_grounded
+from advisor.facade import Advisor
+from tests.advisor.ask.test_writer import QUESTION, assert_grounded
 from tests.llm_server import MODEL_ALIAS, gguf_path
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.retrieval import strip_injection
+from advisor.inputs import strip_injection
 
 PARAPHRASES = [
     (

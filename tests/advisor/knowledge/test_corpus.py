@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from advisor.config import PROJECT_ROOT
-from advisor.corpus import (
+from advisor.errors import CorpusError
+from advisor.knowledge.corpus import (
     PATTERNS,
     clean_paragraphs,
     load_corpus,
@@ -15,7 +16,6 @@ from advisor.corpus import (
     parse_file,
     split_document,
 )
-from advisor.errors import CorpusError
 from advisor.text import split_sentences
 
 CORPUS = PROJECT_ROOT / "corpus"

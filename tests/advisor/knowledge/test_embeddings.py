@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from advisor.config import Settings
-from advisor.embeddings import SentenceTransformerEmbedder, make_embedder
 from advisor.errors import EmbeddingError
-from evals.bench import questions
+from advisor.knowledge.embeddings import SentenceTransformerEmbedder, make_embedder
+from evals.harness import questions
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advisor.chain import Advisor
 from advisor.config import Settings
 from advisor.errors import CorpusError, EmbeddingError, IndexNotReadyError
-from advisor.index import IndexSnapshot, ingest, read_current
+from advisor.facade import Advisor
+from advisor.knowledge.ingest import ingest
+from advisor.knowledge.snapshot import IndexSnapshot, read_current
 
 
 def _settings(tmp_path: Path, corpus: Path) -> Settings:
@@ -133,7 +134,7 @@ def test_missing_or_damaged_index_says_how_to_fix(tmp_path: Path, embedder) -> N
 
 def test_the_vector_cache_is_bounded_and_still_exact(embedder) -> None:  # type: ignore[no-untyped-def]
     """Past its capacity the least recently used text goes; what it returns is unchanged."""
-    from advisor.index import VectorCache
+    from advisor.knowledge.embeddings import VectorCache
 
     cache = VectorCache(embedder, capacity=3)
     texts = [f"CRM sentence number {n}" for n in range(5)]

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from advisor.chain import Advisor
 from advisor.config import Settings
-from advisor.embeddings import VectorCache
+from advisor.facade import Advisor
+from advisor.knowledge.embeddings import VectorCache
 
 
 class Counting:

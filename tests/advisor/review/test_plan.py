@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from advisor.errors import EmptyPlanError, InvalidInputError, PlanTooLongError, PlanTooShortError
-from advisor.plan import MAX_PLAN_CHARS, clean_plan, cues_of, parse_plan
+from advisor.inputs import MAX_PLAN_CHARS, clean_plan
+from advisor.review.plan import cues_of, parse_plan
 
 PLAN = "Our goal is to cut churn among members from 30% to 25% by June 2027. " * 2
 

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from advisor.chain import Advisor
-from advisor.corpus import PATTERNS
+from advisor.ask.grounding import cited_sentences
 from advisor.errors import PlanTooShortError, TurnNotFoundError
-from advisor.grounding import cited_sentences
+from advisor.facade import Advisor
+from advisor.knowledge.corpus import PATTERNS
 
 FLAWED = """CRM Programme 2027
 
