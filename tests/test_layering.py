@@ -96,7 +96,7 @@ def test_there_are_no_import_circles() -> None:
         seen[module] = 1
         for target in sorted(GRAPH[module]):
             if seen.get(target) == 1:
-                cycle = path[path.index(target) :] + [target]
+                cycle = [*path[path.index(target) :], target]
                 pytest.fail(f"import circle: {' -> '.join(cycle)}")
             if target not in seen:
                 visit(target, [*path, target])

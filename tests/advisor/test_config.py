@@ -26,6 +26,14 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_readme_tables_every_setting() -> None:
+    from bot.settings import DoorSettings
+
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    for name in Settings.model_fields:
+    for name in [*Settings.model_fields, *DoorSettings.model_fields]:
         assert f"| `ADVISOR_{name.upper()}` |" in readme, name
+
+
+def test_core_and_front_door_settings_do_not_overlap() -> None:
+    from bot.settings import DoorSettings
+
+    assert set(Settings.model_fields) & set(DoorSettings.model_fields) == set()

@@ -40,7 +40,11 @@ new MutationObserver((records) => {
 def browser() -> Iterator[object]:
     """One headless Chromium for the module."""
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+        # `make test` sets ADVISOR_REQUIRE_BROWSER_TESTS when it can install Chromium (root).
+        why = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
+        if os.environ.get("ADVISOR_REQUIRE_BROWSER_TESTS"):
+            pytest.fail(why)
+        pytest.skip(why)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
