@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from advisor.cli import main
 from advisor.config import PROJECT_ROOT, Settings
+from bot.settings import DoorSettings
 from tests.servers import chroma_env, chroma_executable
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -136,7 +137,7 @@ def _program(argv: list[str]) -> str:
 
 
 def test_every_advisor_variable_is_a_setting() -> None:
-    fields = set(Settings.model_fields)
+    fields = set(Settings.model_fields) | set(DoorSettings.model_fields)
     unknown = [
         f"{where}: {name}"
         for where, env in _every_env().items()
@@ -154,6 +155,7 @@ def test_every_value_set_is_a_valid_setting(where: str, monkeypatch: pytest.Monk
     for name, value in env.items():
         monkeypatch.setenv(name, _interpolate(value))
     settings = Settings()  # raises on a value the setting does not accept
+    DoorSettings()  # and so do the front doors' settings
     if url := env.get(f"{PREFIX}DATABASE_URL"):
         assert make_url(_interpolate(url)).drivername == "postgresql+psycopg"
         assert settings.resolved_database_url == _interpolate(url)

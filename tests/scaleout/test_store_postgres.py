@@ -121,7 +121,6 @@ def _append_many(url: str, worker: int, count: int, start: Any, out: Any) -> Non
         out.put((worker, numbers, error))
     finally:
         store.close()
-    shared.close()
 
 
 def _claim_all(url: str, worker: int, keys: list[str], start: Any, out: Any) -> None:
