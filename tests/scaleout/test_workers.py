@@ -153,9 +153,9 @@ def test_a_slack_retry_on_the_other_worker_is_not_answered_twice(cluster: Cluste
 
 
 def test_serve_workers_starts_that_many_workers_behind_one_port(cluster: Cluster) -> None:
+    # advisor_server returns once a worker says it is ready; the other may still be loading,
+    # so this counts processes rather than asking a worker the kernel happens to pick.
     with advisor_server(cluster.env, args=["--workers", "2"]) as server:
-        ready = httpx.get(f"{server.url}/readyz", timeout=30)
-        assert ready.status_code == 200, ready.text
         # uvicorn's supervisor spawns the workers through multiprocessing, one process each.
         deadline = time.monotonic() + 60
         while len(_spawned(server.process.pid)) < 2:
