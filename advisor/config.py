@@ -108,6 +108,16 @@ class Settings(BaseSettings):
         description="Least share of supported LLM sentences; below it, the extractive answer.",
     )
 
+    review_training_dir: Path = Field(
+        PROJECT_ROOT / "training" / "plan-sentences",
+        description="Labelled plan sentences the plan-review classifier is trained on.",
+    )
+    review_classifier: bool = Field(
+        False,
+        description="Let the trained sentence classifier overrule the cues' polarity in plan "
+        "review (experimental: off, since it lowered held-out precision).",
+    )
+
     chunk_size: int = Field(600, ge=100, le=4000, description="Max characters per passage.")
     k_dense: int = Field(12, ge=1, le=100, description="Candidates from dense search.")
     k_lexical: int = Field(12, ge=1, le=100, description="Candidates from BM25.")

@@ -25,10 +25,13 @@ from advisor.config import Settings, get_settings
 from advisor.contract import Answer, Feedback, Review, SourceInfo, StreamEvent, Turn
 from advisor.errors import ConfigError, ConversationNotFoundError, TurnNotFoundError
 from advisor.inputs import check_conversation_id, clean_feedback, clean_plan, clean_question
+from advisor.knowledge.corpus import PATTERNS
 from advisor.knowledge.embeddings import Embedder, VectorCache, make_embedder
 from advisor.knowledge.snapshot import ServingIndex, read_current
 from advisor.memory import ConversationStore, make_store
 from advisor.prompts import Prompts
+from advisor.review.classifier import SentenceClassifier
+from advisor.review.classifier import for_data as sentence_classifier
 from advisor.review.reviewer import DESCRIPTIONS, PlanReviewer, render_review
 
 REVIEW_QUESTION = "Review this CRM plan:\n"
@@ -91,11 +94,18 @@ class Advisor:
     @property
     def reviewer(self) -> PlanReviewer:
         """The plan reviewer over the serving index, rebuilt when the index switches."""
-        searcher, embedder = self.searcher, self.embedder
+        searcher, embedder, classifier = self.searcher, self.embedder, self._classifier()
         with self._lock:
             if self._reviewer is None or self._reviewer.snapshot is not searcher.snapshot:
-                self._reviewer = PlanReviewer(searcher.snapshot, embedder)
+                self._reviewer = PlanReviewer(searcher.snapshot, embedder, classifier)
             return self._reviewer
+
+    def _classifier(self) -> SentenceClassifier | None:
+        """The plan-sentence classifier (trained on first use when its model is missing)."""
+        s = self.settings
+        if not s.review_classifier:
+            return None
+        return sentence_classifier(s.data_dir, s.review_training_dir, self.embedder, [*PATTERNS])
 
     @property
     def loaded(self) -> bool:

@@ -22,6 +22,7 @@ from advisor.review.plan import Plan, PlanSentence
 STRONG, MEDIUM, WEAK = 1.0, 0.6, 0.35
 SEMANTIC_FLOOR = 0.5  # cosine to a failure description that counts as resemblance
 SEMANTIC_MARGIN = 0.04  # how much closer to the failure than to the remedy, and to rivals
+CLASSIFIER_FLOOR = 0.5  # least probability of a reading for it to count
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Semantics:
     patterns: list[str]
     failure: np.ndarray  # sentences x patterns: best cosine to "looks like" / "how to spot"
     remedy: np.ndarray  # sentences x patterns: best cosine to "what to do instead"
+    labels: np.ndarray | None = None  # sentences x patterns x (neutral, flaw, guard) probs
 
     def resembles_failure(self, plan: Plan, pattern: str) -> list[PlanSentence]:
         """Sentences closer to this pattern's failure than to its remedy and to other patterns."""
@@ -341,4 +343,39 @@ ASSESSORS: dict[str, Callable[[Plan, Semantics], Assessment]] = {
 
 def detect(plan: Plan, sem: Semantics) -> list[Decision]:
     """A decision for every pattern, in the patterns' canonical order."""
-    return [decide(assess(plan, sem)) for assess in ASSESSORS.values()]
+    decisions = []
+    for assess in ASSESSORS.values():
+        a = assess(plan, sem)
+        if sem.labels is not None and a.pattern in sem.patterns:
+            read_polarity(a, plan, sem.labels[:, sem.patterns.index(a.pattern)])
+        decisions.append(decide(a))
+    return decisions
+
+
+def read_polarity(a: Assessment, plan: Plan, probs: np.ndarray) -> None:
+    """Let the sentence classifier's reading (n x 3 probabilities) overrule the cues' polarity.
+
+    A sentence the classifier reads as showing the flaw no longer counts as guarding
+    against it ("there is no pilot" mentions a pilot), and one it reads as guarding no
+    longer counts as showing it; then its confident readings become signals of their own.
+    """
+    flaw = {s.index for s in plan.sentences if probs[s.index, 1] >= CLASSIFIER_FLOOR}
+    guard = {s.index for s in plan.sentences if probs[s.index, 2] >= CLASSIFIER_FLOOR}
+    a.good = _without(a.good, flaw)
+    a.bad = _without(a.bad, guard)
+    for label, found, add in ((1, flaw, a.add_bad), (2, guard, a.add_good)):
+        sure = [s for s in plan.sentences if s.index in found and probs[s.index, label] >= 0.8]
+        rest = [s for s in plan.sentences if s.index in found and probs[s.index, label] < 0.8]
+        what = "shows it" if label == 1 else "guards against it"
+        add(STRONG, f"reads as a sentence that {what}", sure)
+        add(MEDIUM, f"may be a sentence that {what}", rest)
+
+
+def _without(signals: list[Signal], drop: set[int]) -> list[Signal]:
+    """The signals with the dropped sentences taken out (a signal left with none goes)."""
+    kept = []
+    for signal in signals:
+        left = [i for i in signal.sentences if i not in drop]
+        if left or not signal.sentences:
+            kept.append(Signal(signal.weight, signal.reason, left))
+    return kept

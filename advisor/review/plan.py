@@ -34,6 +34,7 @@ class PlanSentence:
     text: str
     section: str = ""
     cues: frozenset[str] = field(default_factory=frozenset)
+    context: str = ""  # the text with its short heading ("Rollout: all stores on 1 May")
 
     def has(self, *names: str) -> bool:
         """True when the sentence carries any of the named cues."""
@@ -96,7 +97,9 @@ def parse_plan(text: str) -> Plan:
             heading = label.group("k") if label and n else item_section
             # A short heading ("Objectives", "After go-live") says what its sentences are about.
             context = f"{heading}: {part}" if heading and len(heading.split()) <= 5 else part
-            sentences.append(PlanSentence(len(sentences), part, item_section, cues_of(context)))
+            sentences.append(
+                PlanSentence(len(sentences), part, item_section, cues_of(context), context)
+            )
     return Plan(text, sentences)
 
 

@@ -20,6 +20,7 @@ from advisor.knowledge.corpus import PATTERNS
 from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
 from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
 from advisor.quoting import display, passage_units
+from advisor.review.classifier import SentenceClassifier
 from advisor.review.detect import Semantics, detect
 from advisor.review.goals import rewrite_goal
 from advisor.review.plan import Plan, parse_plan
@@ -84,9 +85,15 @@ class _Unit:
 class PlanReviewer:
     """Reviews plans against one index snapshot; the corpus side is embedded once."""
 
-    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        snapshot: IndexSnapshot,
+        embedder: Embedder,
+        classifier: SentenceClassifier | None = None,
+    ) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
+        self.classifier = classifier
         self._cache = VectorCache.shared(embedder)
         self.patterns = [p for p in PATTERNS if self._notes(p)]
         self._failure = {p: self._units(self._notes(p, _FAILURE_SECTIONS)) for p in self.patterns}
@@ -148,7 +155,12 @@ class PlanReviewer:
                 failure[:, j] = (vectors @ self._vectors(self._failure[p]).T).max(axis=1)
             if self._remedy[p]:
                 remedy[:, j] = (vectors @ self._vectors(self._remedy[p]).T).max(axis=1)
-        return Semantics(self.patterns, failure, remedy), vectors
+        labels = None
+        if self.classifier is not None:
+            read = self.classifier.predict([s.context or s.text for s in plan.sentences])
+            order = [self.classifier.patterns.index(p) for p in self.patterns]
+            labels = read[:, order, :]
+        return Semantics(self.patterns, failure, remedy, labels), vectors
 
     def review(self, text: str, conversation_id: str) -> Review:
         """Review a cleaned plan text; the caller stores it."""
