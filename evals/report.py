@@ -44,6 +44,16 @@ GROUPS = [
         ],
     ),
     (
+        "Plan review (flaws shown, 32 held-out plans; report only)",
+        [
+            "review_shown_recall",
+            "review_shown_precision",
+            "review_inversions",
+            "review_most_not_addressed",
+            "review_good_plans_with_high",
+        ],
+    ),
+    (
         "Latency (ms)",
         [
             "latency_retrieve_p50_ms",
@@ -107,11 +117,20 @@ def write_report(result: Any, thresholds: dict[str, Any], failed: list[str], out
         lines.append("| --- | --- | --- | --- | --- |")
         for row in result.reviews:
             lines.append(
-                f"| {row['split']} | {row['id']} | {row['readiness']} | "
+                f"| {row['split']} | {row['id']} | {row.get('readiness', '—')} | "
                 f"{', '.join(row['missed']) or '—'} | {', '.join(row['extra']) or '—'} |"
             )
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     _chart(result, thresholds, out / "chart.png")
+
+
+COUNTS = {
+    "unsupported_numbers",
+    "review_inversions",
+    "review_most_not_addressed",
+    "review_good_plans_with_high",
+}
+"""Metrics that are counts, not shares: in the table, not on the chart's 0-1 scale."""
 
 
 def _chart(result: Any, thresholds: dict[str, Any], path: Path) -> None:
@@ -125,7 +144,7 @@ def _chart(result: Any, thresholds: dict[str, Any], path: Path) -> None:
         for title, names in GROUPS
         if not title.startswith("Latency")
         for n in names
-        if n != "unsupported_numbers" and n in result.metrics
+        if n not in COUNTS and n in result.metrics
     ]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 8), gridspec_kw={"width_ratios": [3, 2]})
     ys = range(len(unit))
