@@ -37,6 +37,7 @@ _PUBLIC: dict[str, str] = {
     # input checks
     "check_conversation_id": "advisor.inputs",
     "CONVERSATION_ID": "advisor.inputs",
+    "MAX_COMMENT_CHARS": "advisor.inputs",
     # errors
     "AdvisorError": "advisor.errors",
     "ConfigError": "advisor.errors",
@@ -62,6 +63,7 @@ __all__ = [
     "CHAT_MODELS",
     "CONVERSATION_ID",
     "EVIDENCE_HEADING",
+    "MAX_COMMENT_CHARS",
     "PATTERNS",
     "PROJECT_ROOT",
     "Advisor",
@@ -119,7 +121,7 @@ if TYPE_CHECKING:
     )
     from advisor.errors import AdvisorError, ConfigError, InvalidInputError, StoreError
     from advisor.facade import Advisor
-    from advisor.inputs import CONVERSATION_ID, check_conversation_id
+    from advisor.inputs import CONVERSATION_ID, MAX_COMMENT_CHARS, check_conversation_id
     from advisor.knowledge.corpus import PATTERNS
     from advisor.knowledge.ingest import ingest
     from advisor.knowledge.manifest import IngestReport

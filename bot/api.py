@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from advisor import (
     CONVERSATION_ID,
+    MAX_COMMENT_CHARS,
     Advisor,
     AdvisorError,
     Answer,
@@ -91,7 +92,7 @@ class FeedbackRequest(BaseModel):
         ge=1, strict=True, description="The answer's `turn`, from /v1/ask."
     )
     rating: Literal["up", "down"]
-    comment: str | None = Field(None, max_length=2000)
+    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
 
 
 class ConversationOut(BaseModel):
