@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from advisor.config import get_settings
+from advisor.config import BAD_SETTING, get_settings
 from advisor.contract import Answer, Citation, Review
-from advisor.errors import AdvisorError, CorpusError, InvalidInputError
+from advisor.errors import AdvisorError, ConfigError, CorpusError, InvalidInputError
 
 
 def _fail(exc: AdvisorError) -> None:
@@ -77,14 +77,17 @@ def _source_lines(citations: list[Citation]) -> list[str]:
 def main(verbose: bool) -> None:
     """CRM Advisor: answers on CRM strategy from a curated corpus, every claim cited."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
-    try:
-        # A bad ADVISOR_* variable is one clear line here, not a traceback: the core's
-        # settings, and those each front door registers (group advisor.settings).
-        get_settings()
-        for point in entry_points(group="advisor.settings"):
-            point.load()()
-    except AdvisorError as exc:
-        _fail(exc)
+    # A bad ADVISOR_* variable is one clear line here, not a traceback: the core's settings
+    # and those each front door registers (group advisor.settings), every bad one named.
+    getters = [get_settings, *(p.load() for p in entry_points(group="advisor.settings"))]
+    problems = []
+    for getter in getters:
+        try:
+            getter()
+        except AdvisorError as exc:
+            problems.append(str(exc).removeprefix(BAD_SETTING))
+    if problems:
+        _fail(ConfigError(BAD_SETTING + "; ".join(problems)))
 
 
 @main.command()

@@ -148,6 +148,7 @@ class Settings(BaseSettings):
 
 
 S = TypeVar("S", bound=BaseSettings)
+BAD_SETTING = "bad setting: "
 
 
 def settings_from_env(cls: type[S]) -> S:
@@ -159,7 +160,7 @@ def settings_from_env(cls: type[S]) -> S:
             f"ADVISOR_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
             for e in exc.errors()
         )
-        raise ConfigError(f"bad setting: {problems}") from None
+        raise ConfigError(f"{BAD_SETTING}{problems}") from None
 
 
 @lru_cache

@@ -236,7 +236,7 @@ class Advisor:
 
     def _conversation(self, conversation_id: str | None, start: bool) -> str:
         """The id to store a turn under: a new one, or a checked existing (or startable) one."""
-        if not conversation_id:
+        if conversation_id is None:
             return uuid.uuid4().hex
         cid = check_conversation_id(conversation_id)
         # A stale or mistyped id must not quietly begin a fresh conversation without context.

@@ -137,11 +137,19 @@ def test_review_refuses_a_non_plan_with_exit_2(data: Path, tmp_path: Path) -> No
 
 
 def test_a_bad_setting_is_one_clear_line_not_a_traceback() -> None:
-    env = {**os.environ, "ADVISOR_RATE_LIMIT": "lots", "ADVISOR_RATE_STORE": "redis"}
+    # Two front-door settings and one of the core's: every one is named, in one line.
+    bad = {"ADVISOR_RATE_LIMIT": "lots", "ADVISOR_RATE_STORE": "redis", "ADVISOR_K_FINAL": "0"}
+    env = {**os.environ, **bad}
     for command in (["sources"], ["serve", "--port", "0"]):
         out = subprocess.run(
             [ADVISOR, *command], capture_output=True, text=True, env=env, timeout=120
         )
         assert out.returncode == 1, out.stderr
-        assert "ADVISOR_RATE_LIMIT" in out.stderr and "ADVISOR_RATE_STORE" in out.stderr
+        assert all(name in out.stderr for name in bad), out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
         assert "Traceback" not in out.stderr
+
+
+def test_an_empty_conversation_id_is_refused_as_over_http(data: Path) -> None:
+    out = run("ask", "-c", "", "Why do CRM projects fail?", data=data)
+    assert out.returncode == 2 and "conversation_id" in out.stderr
