@@ -94,7 +94,11 @@ class Advisor:
     @property
     def reviewer(self) -> PlanReviewer:
         """The plan reviewer over the serving index, rebuilt when the index switches."""
-        searcher, embedder, classifier = self.searcher, self.embedder, self._classifier()
+        searcher, embedder = self.searcher, self.embedder
+        reviewer = self._reviewer
+        if reviewer is not None and reviewer.snapshot is searcher.snapshot:
+            return reviewer
+        classifier = self._classifier()  # outside the lock: it may take the embedder's
         with self._lock:
             if self._reviewer is None or self._reviewer.snapshot is not searcher.snapshot:
                 self._reviewer = PlanReviewer(searcher.snapshot, embedder, classifier)
