@@ -21,7 +21,9 @@ _PUBLIC: dict[str, str] = {
     "open_database": "advisor.memory",
     "ingest": "advisor.knowledge.ingest",
     "IngestReport": "advisor.knowledge.manifest",
-    "PATTERNS": "advisor.knowledge.corpus",
+    "PATTERNS": "advisor.patterns",
+    "REGISTRY": "advisor.patterns",
+    "FailurePattern": "advisor.patterns",
     # the answer contract
     "Answer": "advisor.contract",
     "Citation": "advisor.contract",
@@ -66,12 +68,14 @@ __all__ = [
     "MAX_COMMENT_CHARS",
     "PATTERNS",
     "PROJECT_ROOT",
+    "REGISTRY",
     "Advisor",
     "AdvisorError",
     "Answer",
     "Citation",
     "Composition",
     "ConfigError",
+    "FailurePattern",
     "Feedback",
     "Finding",
     "Generator",
@@ -122,10 +126,10 @@ if TYPE_CHECKING:
     from advisor.errors import AdvisorError, ConfigError, InvalidInputError, StoreError
     from advisor.facade import Advisor
     from advisor.inputs import CONVERSATION_ID, MAX_COMMENT_CHARS, check_conversation_id
-    from advisor.knowledge.corpus import PATTERNS
     from advisor.knowledge.ingest import ingest
     from advisor.knowledge.manifest import IngestReport
     from advisor.memory import open_database
+    from advisor.patterns import PATTERNS, REGISTRY, FailurePattern
     from advisor.text import content_terms, names, numbers, split_sentences
 
 

@@ -17,6 +17,7 @@ PACKAGES = ("advisor", "bot", "evals")
 LAYERS = [
     {
         "advisor.errors",
+        "advisor.patterns",
         "advisor.config",
         "advisor.contract",
         "advisor.text",

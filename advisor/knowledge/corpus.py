@@ -12,25 +12,10 @@ from typing import Any
 import yaml
 
 from advisor.errors import CorpusError
+from advisor.patterns import PATTERNS
 from advisor.text import split_sentences
 
 __all__ = ["PATTERNS", "Passage", "SourceDoc", "load_corpus", "split_document", "split_sentences"]
-
-PATTERNS: dict[str, str] = {
-    "goals_too_broad": "Goals too broad",
-    "strategy_too_generic": "Strategy too generic",
-    "software_first": "Software before strategy",
-    "poor_data_quality": "Poor data quality",
-    "weak_integration": "Weak integration",
-    "no_measurement": "No measurement",
-    "no_resources": "No resources set aside",
-    "it_only_ownership": "IT-only ownership",
-    "leadership_lip_service": "Leadership lip service",
-    "ownership_politics": "Politics over who owns the customer",
-    "big_bang_rollout": "Big-bang rollout",
-    "no_ongoing_management": "No ongoing management",
-}
-"""The failure-pattern ids shared by notes, plan review and evals, with display titles."""
 
 KINDS = ("article", "note")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
