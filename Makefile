@@ -7,6 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LLM_STAMP := $(VENV)/.llm-stamp
+REVIEW_MODEL := .advisor/models/.trained-stamp
 # llama-cpp-python builds from source (about 4.5 min on 2 cores); its wheel is kept here.
 WHEELS := $(HOME)/.cache/crm-advisor/wheels
 LLAMA  := llama-cpp-python==0.3.36
@@ -14,7 +15,7 @@ LLM_PORT ?= 8080
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv llm index run chat llm-server browser test lint format eval bench load soak audit \
+.PHONY: venv llm index model run chat llm-server browser test lint format eval bench load soak audit \
 	reliability clean postgres scaleout
 
 $(STAMP): pyproject.toml
@@ -39,10 +40,17 @@ llm: $(LLM_STAMP)
 index: venv
 	$(BIN)/advisor ingest
 
-run: index
+# The plan-review classifier, trained again when its training data or trainer change.
+$(REVIEW_MODEL): $(STAMP) $(wildcard training/plan-sentences/*.yaml) advisor/review/classifier.py
+	$(BIN)/advisor train-review
+	@mkdir -p $(dir $@) && touch $@
+
+model: $(REVIEW_MODEL)
+
+run: index model
 	$(BIN)/advisor serve --host $(HOST) --port $(PORT)
 
-chat: index
+chat: index model
 	$(BIN)/advisor chat
 
 # A local OpenAI-compatible server with Gemma 3 270M, to try ADVISOR_LLM=openai against.

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import textwrap
+import time
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
@@ -199,6 +200,29 @@ def chat(conversation_id: str | None) -> None:
             return
         cid = answer.conversation_id
         click.echo("\nadvisor> " + textwrap.indent(format_answer(answer), "  ").lstrip())
+
+
+@main.command("train-review")
+@click.option("--cv", "folds", type=click.IntRange(2, 20), help="Also cross-validate, k folds.")
+def train_review(folds: int | None) -> None:
+    """Train the plan-review sentence classifier if its saved model is missing or stale."""
+    try:
+        advisor = _advisor()
+        started = time.perf_counter()
+        name = advisor.review_model()
+        click.echo(f"Plan-review model {name} ready ({time.perf_counter() - started:.1f}s)")
+        if folds:
+            confusion = advisor.cross_validate_review(folds)
+    except AdvisorError as exc:
+        _fail(exc)
+        return
+    if folds:
+        click.echo(f"{folds}-fold cross-validation, shows_flaw per sentence:")
+        for pattern, m in confusion.items():
+            found, planted = sum(row[1] for row in m), sum(m[1])
+            p = m[1][1] / found if found else float("nan")
+            r = m[1][1] / planted if planted else float("nan")
+            click.echo(f"  {pattern:24} precision {p:.2f}  recall {r:.2f}")
 
 
 @main.command()

@@ -112,12 +112,11 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "training" / "plan-sentences",
         description="Labelled plan sentences the plan-review classifier is trained on.",
     )
-    review_classifier: bool = Field(
-        False,
-        description="Let the trained sentence classifier overrule the cues' polarity in plan "
-        "review (experimental: off, since it lowered held-out precision).",
+    review_model_dir: Path | None = Field(
+        None,
+        description="Where trained plan-review models are kept (default: <data_dir>/models). "
+        "Files are named by a digest of their inputs, so data folders may share one.",
     )
-
     chunk_size: int = Field(600, ge=100, le=4000, description="Max characters per passage.")
     k_dense: int = Field(12, ge=1, le=100, description="Candidates from dense search.")
     k_lexical: int = Field(12, ge=1, le=100, description="Candidates from BM25.")

@@ -110,7 +110,17 @@ class Finding(BaseModel):
     signals: list[str] = Field(
         default_factory=list, description="The detector signals behind the finding."
     )
-    score: float = Field(0.0, description="Detector strength in [0, 1]; higher is surer.")
+    confidence: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="For a red flag (basis shown), the classifier's probability that its "
+        "sentence shows the pattern; for an open question, how sure it is that the plan is "
+        "silent on it.",
+    )
+    question: str = Field(
+        "", description="For an open question (basis not_addressed): what the team must answer."
+    )
 
 
 class Strength(BaseModel):
@@ -119,6 +129,7 @@ class Strength(BaseModel):
     pattern: str
     title: str
     evidence: list[str]
+    confidence: float = Field(0.0, ge=0.0, le=1.0, description="The classifier's probability.")
 
 
 class GoalRewrite(BaseModel):
@@ -141,7 +152,11 @@ class Review(BaseModel):
     readiness: int = Field(ge=0, le=100, description="0 (not ready) to 100 (ready).")
     verdict: Literal["ready", "needs work", "not ready"]
     summary: str
-    findings: list[Finding] = Field(default_factory=list)
+    findings: list[Finding] = Field(
+        default_factory=list,
+        description="Red flags (basis shown, most severe first), then at most 3 open "
+        "questions (basis not_addressed, most consequential first).",
+    )
     strengths: list[Strength] = Field(default_factory=list)
     goal_rewrite: GoalRewrite | None = None
     citations: list[Citation] = Field(default_factory=list)
@@ -152,6 +167,16 @@ class Review(BaseModel):
     narrative_by: str = Field("", description="The LLM backend:model that wrote the narrative.")
     narrative_guard: GuardReport | None = None
     timings: dict[str, float] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def red_flags(self) -> list[Finding]:
+        """The patterns the plan shows, each with the plan's own sentence."""
+        return [f for f in self.findings if f.basis == "shown"]
+
+    @property
+    def open_questions(self) -> list[Finding]:
+        """The most consequential things the plan does not address (at most 3)."""
+        return [f for f in self.findings if f.basis == "not_addressed"]
 
     def contract(self) -> dict[str, object]:
         """The JSON-ready dict of the review."""

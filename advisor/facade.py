@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -25,14 +26,14 @@ from advisor.config import Settings, get_settings
 from advisor.contract import Answer, Feedback, Review, SourceInfo, StreamEvent, Turn
 from advisor.errors import ConfigError, ConversationNotFoundError, TurnNotFoundError
 from advisor.inputs import check_conversation_id, clean_feedback, clean_plan, clean_question
-from advisor.knowledge.corpus import PATTERNS
 from advisor.knowledge.embeddings import Embedder, VectorCache, make_embedder
 from advisor.knowledge.snapshot import ServingIndex, read_current
 from advisor.memory import ConversationStore, make_store
+from advisor.patterns import PATTERNS, REGISTRY
 from advisor.prompts import Prompts
-from advisor.review.classifier import SentenceClassifier
+from advisor.review.classifier import SentenceClassifier, cross_validate, model_path
 from advisor.review.classifier import for_data as sentence_classifier
-from advisor.review.reviewer import DESCRIPTIONS, PlanReviewer, render_review
+from advisor.review.reviewer import PlanReviewer, render_review
 
 REVIEW_QUESTION = "Review this CRM plan:\n"
 
@@ -104,12 +105,15 @@ class Advisor:
                 self._reviewer = PlanReviewer(searcher.snapshot, embedder, classifier)
             return self._reviewer
 
-    def _classifier(self) -> SentenceClassifier | None:
+    def _classifier(self) -> SentenceClassifier:
         """The plan-sentence classifier (trained on first use when its model is missing)."""
         s = self.settings
-        if not s.review_classifier:
-            return None
-        return sentence_classifier(s.data_dir, s.review_training_dir, self.embedder, [*PATTERNS])
+        return sentence_classifier(
+            self._model_dir(), s.review_training_dir, self.embedder, [*PATTERNS]
+        )
+
+    def _model_dir(self) -> Path:
+        return self.settings.review_model_dir or self.settings.data_dir / "models"
 
     @property
     def loaded(self) -> bool:
@@ -199,7 +203,7 @@ class Advisor:
         finding = self.reviewer.focus(question, review)
         if finding is None:
             return None
-        return Focus(finding, f"{finding.title}: {DESCRIPTIONS.get(finding.pattern, '')}")
+        return Focus(finding, f"{finding.title}: {REGISTRY[finding.pattern].description}")
 
     # -- public API --------------------------------------------------------------------
     def ask(
@@ -257,6 +261,19 @@ class Advisor:
         reviews = self.store.reviews(cid)
         recent = [t.turn for t in history if t.turn in reviews]
         return reviews[recent[-1]] if recent else None
+
+    def review_model(self) -> str:
+        """Load the plan-review classifier, training it if its saved model is missing or
+        stale; return the model file's name. Raises ConfigError on bad training data."""
+        s = self.settings
+        self._classifier()
+        return model_path(self._model_dir(), s.review_training_dir, self.embedder).name
+
+    def cross_validate_review(self, folds: int = 5) -> dict[str, list[list[int]]]:
+        """Per-pattern 3 x 3 sentence confusion (true x predicted, in the order neutral,
+        shows_flaw, guards_against) from k-fold cross-validation on the training data."""
+        s = self.settings
+        return cross_validate(s.review_training_dir, self.embedder, [*PATTERNS], folds)
 
     def sources(self) -> list[SourceInfo]:
         """The corpus documents in the serving index, with metadata and passage counts."""

@@ -32,6 +32,8 @@ from evals.load import LOAD_KEY, drive, server_env
 TARGET_IN_PROCESS_X = 1.5  # Advisor.ask p50, in floor p50s
 TARGET_HTTP_X = 2.0  # /v1/ask p50 over HTTP, in floor p50s
 TARGET_UNCHANGED_INGEST_S = 1.0
+TARGET_REVIEW_S = 0.3  # Advisor.review p50 over the labelled plans (about a page or less)
+TARGET_LONG_REVIEW_S = 2.0  # Advisor.review p50 of a plan of 3,000 words
 TARGET_COLD_START_S = 5.0  # spawn of `advisor serve` to its first answer
 TARGET_PEAK_RSS_MB = 1.2 * 1024  # 1.2 GiB = 1.2 × 1024³ bytes, in MiB as every RSS here
 SECTIONS = ("floor", "ask", "review", "ingest", "cold", "http", "throughput")
@@ -77,14 +79,21 @@ def bench_in_process(advisor: Any, sections: set[str], requests: int, warmup: in
 
 
 def bench_review(advisor: Any, requests: int, warmup: int) -> dict[str, Any]:
-    """Time Advisor.review in this process over the labelled plans."""
-    from evals.review import SPLITS, load_plans
+    """Time Advisor.review in this process: the labelled plans, and one plan of 3,000 words."""
+    from evals.review import PLANS_DIR, SETS, load_labelled
 
-    plans = [p["plan"] for split in SPLITS for p in load_plans(split)]
-    # The plans recur, as the questions do; a plan's own sentences are embedded afresh on
-    # every review, so a repeat costs what a new plan does.
+    plans = [p["plan"] for name in SETS for p in load_labelled(PLANS_DIR / name)]
+    # A plan's sentences are embedded afresh on every review (the classifier does not cache
+    # user text), so a repeated plan costs what a new one does.
     stats = timed({"review": advisor.review}, plans, requests, warmup)["review"]
-    return {**stats, "plans": len(plans)}
+    long_plan, words = [], 0
+    for plan in plans:  # the labelled plans, end to end, as one long document
+        long_plan.append(plan)
+        words += len(plan.split())
+        if words >= 3000:
+            break
+    long = timed({"long": advisor.review}, ["\n\n".join(long_plan)], 5, 1)["long"]
+    return {**stats, "plans": len(plans), "long_plan_words": words, "long_plan": long}
 
 
 def bench_ingest() -> dict[str, Any]:
@@ -204,6 +213,10 @@ def table(results: dict[str, Any]) -> list[list[str]]:
         add("/v1/ask over HTTP", r["http"], "", x, TARGET_HTTP_X)
     if "review" in r:
         add("Advisor.review in process", r["review"], "", x)
+        add("review p50, labelled plans", None, r["review"]["p50_ms"] / 1000, " s", TARGET_REVIEW_S)
+        long = r["review"]["long_plan"]  # at least 3,000 words: long_plan_words in the JSON
+        add("review p50, a 3,000-word plan", None, long["p50_ms"] / 1000, " s",
+            TARGET_LONG_REVIEW_S)  # fmt: skip
     for n, s in r.get("throughput", {}).items():
         rate = f"{s['throughput_rps']:.1f} req/s, {s['errors']} err"
         add(f"throughput, {n} client{'s' * (n != '1')}", s, rate, x)

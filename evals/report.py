@@ -24,35 +24,24 @@ GROUPS = [
     ),
     ("Instrument", ["support_auroc"]),
     (
-        "Plan review (tuned plans)",
-        [
-            "review_tuned_precision",
-            "review_tuned_recall",
-            "review_tuned_f1",
-            "review_tuned_high_recall",
-            "review_tuned_good_plans_without_high",
-        ],
+        "Plan review: cross-validated on the training sentences (5 folds)",
+        ["review_cv_precision", "review_cv_recall"],
     ),
-    (
-        "Plan review (held-out plans, never tuned on)",
-        [
-            "review_heldout_precision",
-            "review_heldout_recall",
-            "review_heldout_f1",
-            "review_heldout_high_recall",
-            "review_heldout_good_plans_without_high",
-        ],
-    ),
-    (
-        "Plan review (flaws shown, 32 held-out plans; report only)",
-        [
-            "review_shown_recall",
-            "review_shown_precision",
-            "review_inversions",
-            "review_most_not_addressed",
-            "review_good_plans_with_high",
-        ],
-    ),
+    *[
+        (
+            f"Plan review: {name} plans",
+            [
+                f"review_{name}_recall",
+                f"review_{name}_precision",
+                f"review_{name}_inversions",
+                f"review_{name}_strength_precision",
+                f"review_{name}_most_open_questions",
+                f"review_{name}_good_plans_with_high",
+                f"review_{name}_plans",
+            ],
+        )
+        for name in ("dev", "heldout")
+    ],
     (
         "Latency (ms)",
         [
@@ -112,25 +101,67 @@ def write_report(result: Any, thresholds: dict[str, Any], failed: list[str], out
         )
     if failed:
         lines += ["", "## Gate failures", "", *[f"- {f}" for f in failed]]
+    if result.review_patterns:
+        lines += ["", *_pattern_table(result.review_patterns)]
     if result.reviews:
-        lines += ["", "## Plans reviewed", "", "| split | plan | readiness | missed | extra |"]
-        lines.append("| --- | --- | --- | --- | --- |")
+        lines += ["", "## Plans reviewed", ""]
+        lines += ["| set | plan | readiness | missed | extra | called a strength |"]
+        lines.append("| --- | --- | --- | --- | --- | --- |")
         for row in result.reviews:
             lines.append(
                 f"| {row['split']} | {row['id']} | {row.get('readiness', '—')} | "
-                f"{', '.join(row['missed']) or '—'} | {', '.join(row['extra']) or '—'} |"
+                f"{', '.join(row['missed']) or '—'} | {', '.join(row['extra']) or '—'} | "
+                f"{', '.join(row.get('inverted', [])) or '—'} |"
             )
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     _chart(result, thresholds, out / "chart.png")
 
 
-COUNTS = {
-    "unsupported_numbers",
-    "review_inversions",
-    "review_most_not_addressed",
-    "review_good_plans_with_high",
+COUNTS = {"unsupported_numbers"} | {
+    f"review_{name}_{metric}"
+    for name in ("dev", "heldout")
+    for metric in ("inversions", "most_open_questions", "good_plans_with_high", "plans")
 }
 """Metrics that are counts, not shares: in the table, not on the chart's 0-1 scale."""
+
+
+def _pattern_table(patterns: dict[str, Any]) -> list[str]:
+    """Per pattern: precision and recall of flaws in each set, and the held-out confusion."""
+    sets = ("cv", "dev", "heldout")
+    lines = [
+        "## Plan review per pattern",
+        "",
+        "Precision and recall of *shows the flaw*: cv per training sentence (5 folds), dev and "
+        "held-out per plan. The held-out confusion counts plans by truth (none / flaw / "
+        "strength) and verdict (not addressed / shown / addressed), row by row.",
+        "",
+        "| pattern | " + " | ".join(f"{s} P | {s} R" for s in sets) + " | held-out confusion |",
+        "| --- " * (2 + 2 * len(sets)) + "|",
+    ]
+    for pattern, by_set in patterns.items():
+        cells = [f"{_fmt(by_set[s]['precision'])} | {_fmt(by_set[s]['recall'])}" for s in sets]
+        matrix = " / ".join(",".join(str(n) for n in row) for row in by_set["heldout"]["confusion"])
+        lines.append(f"| {pattern} | " + " | ".join(cells) + f" | {matrix} |")
+    return lines
+
+
+def _pattern_chart(ax: Any, patterns: dict[str, Any]) -> None:
+    """Recall of flaws per pattern: cross-validated, dev and held-out bars side by side."""
+    if not patterns:
+        ax.set_axis_off()
+        return
+    names, height = list(patterns), 0.27
+    for i, (label, color) in enumerate((("cv", "#8172b2"), ("dev", "#4c72b0"),
+                                        ("heldout", "#dd8452"))):  # fmt: skip
+        values = [patterns[p][label]["recall"] for p in names]
+        values = [v if v == v else 0.0 for v in values]  # NaN (no such flaw planted) as 0
+        ax.barh([y + i * height for y in range(len(names))], values, height, label=label,
+                color=color)  # fmt: skip
+    ax.set_yticks([y + height for y in range(len(names))], names)
+    ax.set_xlim(0, 1.05)
+    ax.invert_yaxis()
+    ax.legend(loc="lower right")
+    ax.set_title("Plan review: recall of flaws per pattern")
 
 
 def _chart(result: Any, thresholds: dict[str, Any], path: Path) -> None:
@@ -146,7 +177,9 @@ def _chart(result: Any, thresholds: dict[str, Any], path: Path) -> None:
         for n in names
         if n not in COUNTS and n in result.metrics
     ]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 8), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax1, ax2, ax3) = plt.subplots(
+        1, 3, figsize=(19, 8), gridspec_kw={"width_ratios": [3, 2, 3]}
+    )
     ys = range(len(unit))
     values = [result.metrics[n] if result.metrics[n] == result.metrics[n] else 0 for n in unit]
     ax1.barh(list(ys), values, color="#4c72b0", label="actual")
@@ -169,6 +202,7 @@ def _chart(result: Any, thresholds: dict[str, Any], path: Path) -> None:
     ax2.set_ylim(0, 1.05)
     ax2.legend()
     ax2.set_title("Retrieval modes")
+    _pattern_chart(ax3, result.review_patterns)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

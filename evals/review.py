@@ -1,10 +1,18 @@
-"""Plan-review eval: pattern precision and recall on labelled plans, tuned and held-out apart.
+"""Plan-review eval: flaws found as shown, inversions, open questions, per pattern, per set.
 
-A pattern counts as *flagged* when the review gives it a high or medium finding (a low
-finding is a prompt to check, not a verdict). Labels list the patterns a careful reviewer
-should flag at medium or high, and the subset that is severe. ``tuned.yaml`` was written by
-the developers and used to set the detector's weights; ``heldout.yaml`` was written
-independently, without sight of the detector, and is never tuned on.
+Three measurements, side by side, so that the gap between them shows overfitting:
+
+- **cv**: the sentence classifier's stratified 5-fold cross-validation on its own training
+  sentences (``training/plan-sentences/``), per pattern, at the sentence level;
+- **dev**: the development plans (``evals/plans/dev/``), on which the detector's floors
+  were chosen and whose failures may be studied;
+- **heldout**: the held-out plans (``evals/plans/heldout/``), written by helper sessions that
+  saw neither the training data, the notes nor the detector, and never tuned on.
+
+A plan's labels list the patterns it *shows* (``flaws``, each with the plan's sentence), the
+severe subset (``high``), and what it guards against (``strengths``). A review *finds* a
+flaw when it raises that pattern as a red flag (``basis: shown``); an *inversion* is a flaw
+the plan shows that the review lists as a strength.
 """
 
 from __future__ import annotations
@@ -17,24 +25,23 @@ import yaml
 from advisor import PATTERNS, Advisor
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
-SPLITS = ("tuned", "heldout")
-SHOWN_DIR = PLANS_DIR / "shown"
-"""Held-out plans labelled with the flaws each *shows* and the strengths it has, each with
-the plan's own sentence: written by two helper sessions that saw neither the detector, the
-notes nor the training data; 14 of the 32 paraphrase public CRM plans and case studies."""
+SETS = ("dev", "heldout")
+VERDICTS = ("not_addressed", "shown", "addressed")  # predicted, in the order of the labels
+TRUTHS = ("none", "flaw", "strength")
 
 
-def load_plans(split: str, directory: Path = PLANS_DIR) -> list[dict[str, Any]]:
-    """Read and check one split's labelled plans."""
-    data = yaml.safe_load((directory / f"{split}.yaml").read_text(encoding="utf-8"))
-    plans = list(data["plans"])
-    for plan in plans:
-        expected, high = set(plan["expected"]), set(plan.get("high") or [])
-        unknown = (expected | high) - set(PATTERNS)
-        if unknown:
-            raise ValueError(f"{plan['id']}: unknown patterns {sorted(unknown)}")
-        if not high <= expected:
-            raise ValueError(f"{plan['id']}: high patterns must also be expected")
+def load_labelled(directory: Path) -> list[dict[str, Any]]:
+    """The labelled plans of one set (every ``*.yaml`` in ``directory``), checked."""
+    plans: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.yaml")):
+        for plan in yaml.safe_load(path.read_text(encoding="utf-8"))["plans"]:
+            flaws, strengths = set(plan.get("flaws") or {}), set(plan.get("strengths") or {})
+            high = set(plan.get("high") or [])
+            if (flaws | strengths) - set(PATTERNS) or flaws & strengths or not high <= flaws:
+                raise ValueError(f"{plan['id']}: unknown, contradictory or stray patterns")
+            plans.append(plan)
+    if not plans:
+        raise ValueError(f"no labelled plans in {directory}")
     return plans
 
 
@@ -42,107 +49,89 @@ def _ratio(num: int, den: int) -> float:
     return num / den if den else float("nan")
 
 
-def score_split(advisor: Advisor, plans: list[dict[str, Any]]) -> tuple[dict[str, float], list]:
-    """Micro precision, recall and F1 of flagged patterns; high-severity agreement; rows."""
-    tp = fp = fn = high_hit = high_total = good_clean = goods = 0
-    rows = []
-    for plan in plans:
-        review = advisor.review(plan["plan"])
-        flagged = {f.pattern: f.severity for f in review.findings if f.severity != "low"}
-        expected, high = set(plan["expected"]), set(plan.get("high") or [])
-        tp += len(expected & set(flagged))
-        fp += len(set(flagged) - expected)
-        fn += len(expected - set(flagged))
-        high_total += len(high)
-        high_hit += sum(1 for p in high if flagged.get(p) == "high")
-        highs = [p for p, s in flagged.items() if s == "high"]
-        if plan.get("good"):
-            goods += 1
-            good_clean += not highs
-        rows.append(
-            {
-                "id": plan["id"],
-                "good": bool(plan.get("good")),
-                "readiness": review.readiness,
-                "flagged": flagged,
-                "missed": sorted(expected - set(flagged)),
-                "extra": sorted(set(flagged) - expected),
-            }
-        )
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
-    metrics = {
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "high_recall": _ratio(high_hit, high_total),
-        "good_plans_without_high": _ratio(good_clean, goods),
-        "plans": float(len(plans)),
-    }
-    return metrics, rows
+def score_plans(
+    advisor: Advisor, plans: list[dict[str, Any]]
+) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, list[list[int]]]]:
+    """Micro recall and precision of red flags, inversions, open questions, good plans.
 
+    ``strength_precision`` is the share of the strengths listed that the labels name.
 
-def evaluate_reviews(
-    advisor: Advisor, directory: Path = PLANS_DIR
-) -> tuple[dict[str, float], list]:
-    """Both splits: metrics named review_<split>_<metric>, and every plan's row."""
-    metrics: dict[str, float] = {}
-    rows: list[dict[str, Any]] = []
-    for split in SPLITS:
-        split_metrics, split_rows = score_split(advisor, load_plans(split, directory))
-        metrics.update({f"review_{split}_{k}": v for k, v in split_metrics.items()})
-        rows += [{"split": split, **row} for row in split_rows]
-    shown_metrics, shown_rows = score_shown(advisor, load_shown(directory / "shown"))
-    metrics.update(shown_metrics)
-    rows += [{"split": "shown", **row} for row in shown_rows]
-    return metrics, rows
-
-
-def load_shown(directory: Path = SHOWN_DIR) -> list[dict[str, Any]]:
-    """The plans labelled with flaws shown and strengths, checked against the patterns."""
-    plans: list[dict[str, Any]] = []
-    for path in sorted(directory.glob("*.yaml")):
-        for plan in yaml.safe_load(path.read_text(encoding="utf-8"))["plans"]:
-            flaws, strengths = set(plan.get("flaws") or {}), set(plan.get("strengths") or {})
-            unknown = (flaws | strengths) - set(PATTERNS)
-            if unknown or flaws & strengths:
-                raise ValueError(f"{plan['id']}: unknown or contradictory patterns")
-            plans.append(plan)
-    return plans
-
-
-def score_shown(advisor: Advisor, plans: list[dict[str, Any]]) -> tuple[dict[str, float], list]:
-    """Recall and precision of flaws found as shown, inversions, open questions, good plans.
-
-    An *inversion* is a flaw the plan shows that the review lists as a strength.
+    Also returns one row per plan and, per pattern, a 3 x 3 plan-level confusion: rows are
+    the truth (none, flaw, strength), columns the verdict (not addressed, shown, addressed).
     """
-    tp = fp = fn = inversions = most_open = good_high = goods = 0
+    confusion = {p: [[0, 0, 0] for _ in TRUTHS] for p in PATTERNS}
+    inversions = most_open = good_high = goods = strong_right = strong_all = 0
     rows = []
     for plan in plans:
         review = advisor.review(plan["plan"])
-        flaws = set(plan.get("flaws") or {})
-        shown = {f.pattern for f in review.findings if f.basis == "shown"}
+        flaws, strengths = set(plan.get("flaws") or {}), set(plan.get("strengths") or {})
+        shown = {f.pattern for f in review.red_flags}
         strong = {s.pattern for s in review.strengths}
-        tp, fp, fn = tp + len(flaws & shown), fp + len(shown - flaws), fn + len(flaws - shown)
+        for p in PATTERNS:
+            truth = 1 if p in flaws else 2 if p in strengths else 0
+            confusion[p][truth][1 if p in shown else 2 if p in strong else 0] += 1
         inversions += len(flaws & strong)
-        most_open = max(most_open, sum(1 for f in review.findings if f.basis != "shown"))
+        strong_right, strong_all = strong_right + len(strong & strengths), strong_all + len(strong)
+        most_open = max(most_open, len(review.open_questions))
         if plan.get("good"):
             goods += 1
             good_high += any(f.severity == "high" for f in review.findings)
         rows.append(
             {
                 "id": plan["id"],
+                "readiness": review.readiness,
                 "missed": sorted(flaws - shown),
                 "extra": sorted(shown - flaws),
                 "inverted": sorted(flaws & strong),
             }
         )
+    tp = sum(c[1][1] for c in confusion.values())
+    found = sum(c[t][1] for c in confusion.values() for t in range(3))
+    planted = sum(sum(c[1]) for c in confusion.values())
     metrics = {
-        "review_shown_recall": _ratio(tp, tp + fn),
-        "review_shown_precision": _ratio(tp, tp + fp),
-        "review_inversions": float(inversions),
-        "review_most_not_addressed": float(most_open),
-        "review_good_plans_with_high": float(good_high),
-        "review_shown_plans": float(len(plans)),
+        "recall": _ratio(tp, planted),
+        "precision": _ratio(tp, found),
+        "inversions": float(inversions),
+        "strength_precision": _ratio(strong_right, strong_all),
+        "most_open_questions": float(most_open),
+        "good_plans_with_high": float(good_high),
+        "plans": float(len(plans)),
     }
-    return metrics, rows
+    return metrics, rows, confusion
+
+
+def per_pattern(confusion: dict[str, list[list[int]]]) -> dict[str, dict[str, float]]:
+    """Precision and recall of ``shown`` (or of ``shows_flaw``) per pattern from a confusion."""
+    out = {}
+    for p, c in confusion.items():
+        found = sum(c[t][1] for t in range(3))
+        out[p] = {"precision": _ratio(c[1][1], found), "recall": _ratio(c[1][1], sum(c[1]))}
+    return out
+
+
+def evaluate_reviews(
+    advisor: Advisor, directory: Path = PLANS_DIR
+) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
+    """All three measurements: metrics named ``review_<set>_<metric>``, every plan's row, and
+    per pattern, each set's precision, recall and confusion (``{pattern: {set: {...}}}``)."""
+    metrics: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    confusions = {"cv": advisor.cross_validate_review()}
+    for name in SETS:
+        set_metrics, set_rows, confusions[name] = score_plans(
+            advisor, load_labelled(directory / name)
+        )
+        metrics.update({f"review_{name}_{k}": v for k, v in set_metrics.items()})
+        rows += [{"split": name, **row} for row in set_rows]
+    cv = confusions["cv"]
+    tp = sum(c[1][1] for c in cv.values())
+    metrics["review_cv_precision"] = _ratio(tp, sum(c[t][1] for c in cv.values() for t in range(3)))
+    metrics["review_cv_recall"] = _ratio(tp, sum(sum(c[1]) for c in cv.values()))
+    patterns = {
+        p: {
+            name: {**per_pattern({p: confusions[name][p]})[p], "confusion": confusions[name][p]}
+            for name in confusions
+        }
+        for p in PATTERNS
+    }
+    return metrics, rows, patterns

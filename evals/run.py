@@ -72,6 +72,7 @@ class EvalResult:
     generator: str = ""
     seconds: float = 0.0
     reviews: list[dict[str, Any]] = field(default_factory=list)
+    review_patterns: dict[str, Any] = field(default_factory=dict)
 
 
 def load_golden(path: Path = GOLDEN) -> list[dict[str, Any]]:
@@ -157,8 +158,9 @@ def evaluate(
     if advisor.writer is not None:
         metrics.update(llm_metrics(tally.llm_answers))
     review_rows: list[dict[str, Any]] = []
+    review_patterns: dict[str, Any] = {}
     if reviews:
-        review_metrics, review_rows = evaluate_reviews(advisor)
+        review_metrics, review_rows, review_patterns = evaluate_reviews(advisor)
         metrics.update(review_metrics)
     counts = {t: sum(1 for c in cases if c["type"] == t) for t in sorted(CASE_TYPES)}
     counts["answer_sentences"] = len(tally.grounded)
@@ -170,6 +172,7 @@ def evaluate(
         _generator_label(advisor),
         time.perf_counter() - started,
         review_rows,
+        review_patterns,
     )
 
 
@@ -298,6 +301,7 @@ def run(
                 "failures": failed,
                 "cases": result.cases,
                 "plan_reviews": result.reviews,
+                "review_patterns": result.review_patterns,
             },
             indent=2,
         ),

@@ -12,6 +12,22 @@ import pytest
 from advisor.config import PROJECT_ROOT, Settings, get_settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_review_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One plan-review model folder for the session, and for the servers tests start.
+
+    Models are named by a digest of their inputs, so sharing is safe; without it every data
+    folder (and every server process) would train the classifier again.
+    """
+    before = os.environ.get("ADVISOR_REVIEW_MODEL_DIR")
+    os.environ["ADVISOR_REVIEW_MODEL_DIR"] = str(tmp_path_factory.mktemp("review-models"))
+    yield
+    if before is None:
+        os.environ.pop("ADVISOR_REVIEW_MODEL_DIR", None)
+    else:
+        os.environ["ADVISOR_REVIEW_MODEL_DIR"] = before
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Point every data path at tmp_path, so no test touches .advisor/ or another test."""

@@ -44,10 +44,12 @@ _PILOT_GROUP = re.compile(
     r"(?:\s+[\w'’&-]+){0,4}?)(?=\s+(?:for|before|over|from|during|until|then|first|to|with|and)\b"
     r"|[,.;:(]|$)"
 )
+# A deadline for the goal: "by Q3 2027", "within 18 months", "before December". A bare "in
+# October" is when something happens (a demo, a go-live), not when the goal is due.
 _TIMEFRAME = re.compile(
-    r"(?i)\b(?:by|within|in|before)\s+(?:the\s+)?(?:end\s+of\s+)?(?:q[1-4](?:\s+20\d\d)?|20\d\d"
+    r"(?i)\b(?:by|within|before)\s+(?:the\s+)?(?:end\s+of\s+)?(?:q[1-4](?:\s+20\d\d)?|20\d\d"
     r"|\d+\s+(?:months?|years?|quarters?)|(?:january|february|march|april|may|june|july|august"
-    r"|september|october|november|december)(?:\s+20\d\d)?)\b"
+    r"|september|october|november|december)(?:\s+20\d\d)?)\b|\bin\s+\d+\s+(?:months?|years?)\b"
 )
 
 
@@ -69,9 +71,15 @@ def _subject(sentence: str, area: str) -> str:
     return " ".join(words[-3:])
 
 
-def rewrite_goal(plan: Plan) -> GoalRewrite:
-    """Restate the headline goal as: change metric for a group by N, by doing Y, measured by Z."""
-    head = headline_goal(plan)
+def rewrite_goal(plan: Plan, head: PlanSentence | None = None) -> GoalRewrite | None:
+    """Restate the headline goal as: change metric for a group by N, by doing Y, measured by Z.
+
+    ``head`` is the goal to restate (default: the plan's headline goal); None when the plan
+    states no goal at all, since restating an unrelated first sentence helps nobody.
+    """
+    if head is None and not plan.with_cue("goal"):
+        return None
+    head = head or headline_goal(plan)
     texts = [head.text] + [s.text for s in plan.with_cue("goal")] + [plan.text]
     area = next(
         (a for t in texts for a in _AREAS if re.search(rf"(?i)\b({a[0]})", t)),
@@ -82,14 +90,18 @@ def rewrite_goal(plan: Plan) -> GoalRewrite:
     own = _subject(head.text, pattern) or subject
     group_match = _PILOT_GROUP.search(plan.text)
     group = group_match.group("g").strip() if group_match else "one customer group"
-    when_match = _TIMEFRAME.search(plan.text)
+    # Only the goal's own sentences say when the goal is due.
+    when_match = next((m for t in texts[:-1] if (m := _TIMEFRAME.search(t))), None)
     when = when_match.group(0) if when_match else "within 12 months"
     how = (
         f"by piloting with {group} first and fixing the causes the pilot finds"
         if group_match
         else "by starting with one team and the one customer problem that costs most"
     )
-    fill = ["N: the target, set once the baseline is known"]
+    fill = [
+        "N: the target, set once the baseline is known",
+        f"{metric}: a suggestion; use the measure your team already trusts",
+    ]
     rewrite = (
         f"{verb} the {metric} for {group} by N{unit} from the baseline recorded in the first "
         f"quarter, {when}, {how}; measured by {measure} and reported monthly to the "

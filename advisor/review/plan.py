@@ -1,9 +1,10 @@
 """Reading a pasted CRM plan: its sentences, their headings, and the cues each one carries.
 
-A cue is a family of phrasings for one idea (a dated target, a pilot, an owner from IT, a
-budget left unfunded). Cues are only one of the review's signals; ``advisor.review.reviewer`` weighs
-them with the sentences' similarity to each failure pattern's note and with the plan's
-structure (what comes first, what is missing).
+Every sentence, bullet, table row and ``Label: value`` line becomes one ``PlanSentence``,
+with its nearest short heading as context ("Rollout: all stores on 1 May"), so that the
+classifier reads each one on its own and nothing is cut at the model's token window. A cue
+is a family of phrasings for one idea (``advisor.review.cues``), kept for the plan-level
+checks.
 """
 
 from __future__ import annotations
@@ -11,19 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from advisor.review.cues import CUES, IT_UNIT
+from advisor.review.cues import CUES
 from advisor.text import split_sentences
 
 _COMPILED = {name: re.compile(rx, re.I) for name, rx in CUES.items()}
 _LABEL = re.compile(r"^(?P<k>[A-Za-z][A-Za-z /&()-]{1,40}):\s+(?P<v>\S.*)$")
 _BULLET = re.compile(r"^\s*(?:[-*•–·]|\d{1,2}(?:\.\d{1,2})*[.)]?|[a-z][.)]|\(\w{1,3}\))\s+")
 _NUMBERED = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*[.)]?\s+")
-# A target is a figure with a direction or an end point, not any percentage (weights, splits).
-_CHANGE = re.compile(
-    r"(?i)\b(to|from|by|reduc\w+|increas\w+|rais\w+|cut\w*|lift\w*|grow\w*|improv\w+|reach\w*"
-    r"|target\w*|at least|under|below|above|over|up|down|halve|double|fewer|more than|less than)\b"
-    r"|→|->"
-)
 
 
 @dataclass
@@ -60,12 +55,7 @@ class Plan:
 
 def cues_of(text: str) -> frozenset[str]:
     """The cue families a piece of text carries."""
-    found = {name for name, rx in _COMPILED.items() if name != "owner_business" and rx.search(text)}
-    if "target" in found and not _CHANGE.search(text):
-        found.discard("target")
-    if _COMPILED["owner_business"].search(IT_UNIT.sub(" IT ", text)):
-        found.add("owner_business")
-    return frozenset(found)
+    return frozenset(name for name, rx in _COMPILED.items() if rx.search(text))
 
 
 def parse_plan(text: str) -> Plan:
@@ -76,11 +66,14 @@ def parse_plan(text: str) -> Plan:
     """
     items: list[tuple[str, str]] = []  # (text, section)
     section, joinable = "", False
-    for raw in text.split("\n"):
+    lines = text.split("\n")
+    separate = _one_item_per_line(lines)
+    for n, raw in enumerate(lines):
         line = _BULLET.sub("", raw.strip()).strip()
+        joinable = joinable and n not in separate
         if not line:
             joinable = False
-        elif _is_heading(raw, line):
+        elif _heading(raw, line, lines[n + 1 : n + 2]):
             section, joinable = line.strip("#: ").strip(), False
         elif joinable and not _BULLET.match(raw) and not _LABEL.match(line):
             items[-1] = (f"{items[-1][0]} {line}", section)
@@ -101,6 +94,42 @@ def parse_plan(text: str) -> Plan:
                 PlanSentence(len(sentences), part, item_section, cues_of(context), context)
             )
     return Plan(text, sentences)
+
+
+_WRAPS = re.compile(r"(?i)(,|-|\b(and|or|but|the|a|an|of|to|in|on|by|for|with|from|at|as))$")
+
+
+def _one_item_per_line(lines: list[str]) -> set[int]:
+    """Indices of lines that stand alone: table rows, and blocks that are not wrapped prose.
+
+    A block of three or more lines none of which ends a sentence or breaks mid-phrase
+    ("... by", "... and") is a list, a chat thread or a set of notes, one item per line.
+    """
+    alone: set[int] = set()
+    block: list[int] = []
+    for n, raw in enumerate([*lines, ""]):
+        if raw.strip():
+            block.append(n)
+            continue
+        ends = [lines[i].rstrip() for i in block]
+        if len(block) >= 3 and not any(re.search(r"[.!?]$", e) or _WRAPS.search(e) for e in ends):
+            alone.update(block)
+        block = []
+    return alone | {n for n, raw in enumerate(lines) if " | " in raw}
+
+
+def _heading(raw: str, line: str, after: list[str]) -> bool:
+    """A heading line; a short numbered line is one only when body text follows it.
+
+    "2. Ownership and team" over a paragraph is a heading; "3. Pilot in Leeds" followed by
+    "4. ..." is a step of a numbered list.
+    """
+    if not _NUMBERED.match(raw):
+        return _is_heading(raw, line)
+    following = after[0] if after else ""
+    if not following.strip() or _BULLET.match(following):
+        return False
+    return _is_heading(raw, line) or (len(line.split()) <= 6 and not re.search(r"[.!?:;,]$", line))
 
 
 def _is_heading(raw: str, line: str) -> bool:

@@ -1,11 +1,12 @@
 """Plan review: diagnose a pasted CRM plan against the 12 failure patterns, with cited reasons.
 
-``PlanReviewer`` reads the plan (``advisor.review.plan``), detects patterns
-(``advisor.review.detect``), explains each finding from the corpus (why: the pattern's note
-and the articles it rests on; fix: the note's "What to do instead"), restates the headline
-goal when it is vague
-(``advisor.review.goals``) and scores readiness. Every quoted sentence is a verbatim span of a
-cited passage, as in answers.
+``PlanReviewer`` reads the plan (``advisor.review.plan``), has the sentence classifier read
+each sentence (``advisor.review.classifier``), decides per pattern (``advisor.review.detect``)
+and explains each red flag and open question from the corpus (why: the pattern's note and
+the articles it rests on; fix: the note's "What to do instead"). It restates the headline
+goal when it is vague (``advisor.review.goals``) and scores readiness. Every quoted corpus
+sentence is a verbatim span of a cited passage, as in answers; rendering lives in
+``advisor.review.render``.
 """
 
 from __future__ import annotations
@@ -15,51 +16,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from advisor.contract import Citation, Finding, Review, Strength
-from advisor.knowledge.corpus import PATTERNS
-from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
+from advisor.contract import Citation, Finding, GoalRewrite, Review, Strength
+from advisor.knowledge.embeddings import Embedder, VectorCache
 from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
+from advisor.patterns import REGISTRY
 from advisor.quoting import display, passage_units
 from advisor.review.classifier import SentenceClassifier
-from advisor.review.detect import Semantics, detect
+from advisor.review.detect import Reading, detect
 from advisor.review.goals import rewrite_goal
 from advisor.review.plan import Plan, parse_plan
+from advisor.review.render import render_review, summarise
 from advisor.text import content_terms
 
-DESCRIPTIONS: dict[str, str] = {
-    "goals_too_broad": "a vision with no tactical first steps",
-    "strategy_too_generic": "a copy of what works elsewhere",
-    "software_first": "the tool chosen before the strategy",
-    "poor_data_quality": "data that is not timely, accurate, valid or consistent",
-    "weak_integration": "no organisation-wide view across systems",
-    "no_measurement": "no measurable objectives or ongoing ROI measurement",
-    "no_resources": "no time, budget or people set aside",
-    "it_only_ownership": "treated as a technology project that IT carries",
-    "leadership_lip_service": "management says the customer is king but does not act on it",
-    "ownership_politics": "departments fight over who owns the customer",
-    "big_bang_rollout": "no pilot and no bite-size stages",
-    "no_ongoing_management": "no plan for after go-live",
-}
-"""What each failure pattern means, in one line."""
-
-STRENGTHS: dict[str, str] = {
-    "goals_too_broad": "specific goals",
-    "strategy_too_generic": "a strategy of your own",
-    "software_first": "strategy before software",
-    "poor_data_quality": "data quality",
-    "weak_integration": "integration",
-    "no_measurement": "measurement",
-    "no_resources": "resourcing",
-    "it_only_ownership": "business ownership",
-    "leadership_lip_service": "leaders who take part",
-    "ownership_politics": "rules for who owns the customer",
-    "big_bang_rollout": "a piloted, staged rollout",
-    "no_ongoing_management": "a plan for after go-live",
-}
-"""What a plan that guards against each pattern has got right."""
-
-PENALTY = {"high": 20, "medium": 8, "low": 3}
-_RANK = {"high": 0, "medium": 1, "low": 2}
+PENALTY = {"high": 25, "medium": 12, "low": 5}
+QUESTION_PENALTY = 4  # an open question costs less than a flaw the plan shows
+MAX_QUESTIONS = 3
+TOUCHED = 0.25  # a plan that comes this near a topic without settling it is asked first
 _FAILURE_SECTIONS = ("What it looks like", "How to spot it in a plan")
 _REMEDY_SECTION = "What to do instead"
 NOT_ADDRESSED = "not addressed"
@@ -71,6 +43,11 @@ _LEANS_ON_REVIEW = re.compile(
 )
 _GENERIC_TERMS = frozenset(content_terms("crm plan project review finding customer fix"))
 ARTICLE_FLOOR = 0.5  # an article sentence further than this from the note adds nothing
+
+
+def _about(pattern: str) -> str:
+    spec = REGISTRY[pattern]
+    return f"{spec.title}: {spec.description}"
 
 
 @dataclass
@@ -89,20 +66,18 @@ class PlanReviewer:
         self,
         snapshot: IndexSnapshot,
         embedder: Embedder,
-        classifier: SentenceClassifier | None = None,
+        classifier: SentenceClassifier,
     ) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.classifier = classifier
         self._cache = VectorCache.shared(embedder)
-        self.patterns = [p for p in PATTERNS if self._notes(p)]
+        self.patterns = [p for p in REGISTRY if self._notes(p)]
         self._failure = {p: self._units(self._notes(p, _FAILURE_SECTIONS)) for p in self.patterns}
         self._remedy = {p: self._units(self._notes(p, (_REMEDY_SECTION,))) for p in self.patterns}
         self._looks = {p: self._units(self._notes(p, _FAILURE_SECTIONS[:1])) for p in self.patterns}
         self._articles = {p: self._units(self._articles_for(p)) for p in self.patterns}
-        self._about = self._cache.vectors(
-            [f"{PATTERNS[p]}: {DESCRIPTIONS[p]}" for p in self.patterns]
-        )
+        self._about = self._cache.vectors([_about(p) for p in self.patterns])
 
     # -- corpus side -------------------------------------------------------------------
     def _notes(self, pattern: str, sections: tuple[str, ...] | None = None) -> list[IndexedPassage]:
@@ -136,7 +111,7 @@ class PlanReviewer:
 
     def warm(self) -> list[str]:
         """Embed every corpus sentence the reviewer may quote; return those texts."""
-        texts = [f"{PATTERNS[p]}: {DESCRIPTIONS[p]}" for p in self.patterns]
+        texts = [_about(p) for p in self.patterns]
         for table in (self._failure, self._remedy, self._looks, self._articles):
             for units in table.values():
                 self._vectors(units)
@@ -144,60 +119,32 @@ class PlanReviewer:
         return texts
 
     # -- the review --------------------------------------------------------------------
-    def semantics(self, plan: Plan) -> tuple[Semantics, np.ndarray]:
-        """Each plan sentence's closeness to each pattern's failure and remedy descriptions."""
-        vectors = embed_matrix(self.embedder, [s.text for s in plan.sentences])
-        n = len(plan.sentences)
-        failure = np.zeros((n, len(self.patterns)), dtype=np.float32)
-        remedy = np.zeros_like(failure)
-        for j, p in enumerate(self.patterns):
-            if self._failure[p]:
-                failure[:, j] = (vectors @ self._vectors(self._failure[p]).T).max(axis=1)
-            if self._remedy[p]:
-                remedy[:, j] = (vectors @ self._vectors(self._remedy[p]).T).max(axis=1)
-        labels = None
-        if self.classifier is not None:
-            read = self.classifier.predict([s.context or s.text for s in plan.sentences])
-            order = [self.classifier.patterns.index(p) for p in self.patterns]
-            labels = read[:, order, :]
-        return Semantics(self.patterns, failure, remedy, labels), vectors
+    def readings(self, plan: Plan) -> tuple[list[Reading], np.ndarray]:
+        """Every pattern's reading of the plan, and the plan sentences' vectors (n, 384)."""
+        read, vectors = self.classifier.read([s.context or s.text for s in plan.sentences])
+        order = [self.classifier.patterns.index(p) for p in self.patterns]
+        return detect(plan, read[:, order, :], self.patterns), vectors
 
     def review(self, text: str, conversation_id: str) -> Review:
         """Review a cleaned plan text; the caller stores it."""
         plan = parse_plan(text)
-        sem, vectors = self.semantics(plan)
-        decisions = detect(plan, sem)
+        readings, vectors = self.readings(plan)
         strengths = [
-            Strength(pattern=d.pattern, title=STRENGTHS[d.pattern],
-                     evidence=[plan.sentences[i].text for i in d.evidence[:2]])
-            for d in decisions if d.severity is None and d.basis == "addressed"
+            Strength(pattern=r.pattern, title=REGISTRY[r.pattern].strength,
+                     evidence=[plan.sentences[i].text for i in r.evidence], confidence=r.confidence)
+            for r in readings if r.basis == "addressed"
         ]  # fmt: skip
-        flagged = sorted(
-            (d for d in decisions if d.severity is not None),
-            key=lambda d: (_RANK[d.severity or "low"], -d.score),
-        )
         cited: dict[str, Citation] = {}
-        findings: list[Finding] = []
-        for d in flagged:
-            evidence = sorted(d.evidence[:3], key=lambda i: -sem.closeness(i, d.pattern))[:2]
-            query = self._query(d.pattern, vectors[evidence] if evidence else None)
-            findings.append(
-                Finding(
-                    pattern=d.pattern,
-                    title=PATTERNS[d.pattern],
-                    severity=d.severity,
-                    basis="shown" if evidence else "not_addressed",
-                    evidence=[plan.sentences[i].text for i in sorted(evidence)] or [NOT_ADDRESSED],
-                    why=self._cite(self._why(d.pattern, query), cited),
-                    fix=self._cite(self._fix(d.pattern, query), cited),
-                    signals=d.reasons,
-                    score=max(0.0, min(1.0, d.score)),
-                )
-            )
-        readiness = max(0, 100 - sum(PENALTY[f.severity] for f in findings))
+        findings = [self._finding(plan, r, vectors, cited) for r in red_flags(readings)]
+        findings += [self._finding(plan, r, vectors, cited) for r in open_questions(readings)]
+        readiness = max(
+            0,
+            100
+            - sum(PENALTY[f.severity] for f in findings if f.basis == "shown")
+            - QUESTION_PENALTY * sum(1 for f in findings if f.basis != "shown"),
+        )
         verdict = "ready" if readiness >= 75 else "needs work" if readiness >= 50 else "not ready"
-        serious = {f.pattern for f in findings if f.severity != "low"}
-        goal = rewrite_goal(plan) if serious & {"goals_too_broad", "no_measurement"} else None
+        goal = self._goal(plan, readings)
         review = Review(
             conversation_id=conversation_id,
             readiness=readiness,
@@ -210,6 +157,36 @@ class PlanReviewer:
         )
         review.text = render_review(review)
         return review
+
+    @staticmethod
+    def _goal(plan: Plan, readings: list[Reading]) -> GoalRewrite | None:
+        """The headline goal restated, when the plan shows a broad or unmeasured goal."""
+        by_pattern = {r.pattern: r for r in readings}
+        broad = by_pattern.get("goals_too_broad")
+        if broad and broad.basis == "shown" and broad.evidence:
+            return rewrite_goal(plan, plan.sentences[broad.evidence[0]])
+        unmeasured = by_pattern.get("no_measurement")
+        return rewrite_goal(plan) if unmeasured and unmeasured.basis != "addressed" else None
+
+    def _finding(
+        self, plan: Plan, r: Reading, vectors: np.ndarray, cited: dict[str, Citation]
+    ) -> Finding:
+        """A red flag or open question with its why and fix, cited from the corpus."""
+        spec = REGISTRY[r.pattern]
+        query = self._query(r.pattern, vectors[r.evidence] if r.evidence else None)
+        shown = r.basis == "shown"
+        return Finding(
+            pattern=r.pattern,
+            title=spec.title,
+            severity=r.severity or "low",
+            basis="shown" if shown else "not_addressed",
+            evidence=[plan.sentences[i].text for i in r.evidence] if shown else [NOT_ADDRESSED],
+            why=self._cite(self._why(r.pattern, query), cited),
+            fix=self._cite(self._fix(r.pattern, query), cited),
+            signals=r.reasons if shown else [f"the plan does not say: {spec.description}"],
+            confidence=max(0.0, min(1.0, r.confidence)),
+            question="" if shown else spec.question,
+        )
 
     def _query(self, pattern: str, evidence: np.ndarray | None) -> np.ndarray:
         about = self._about[self.patterns.index(pattern)]
@@ -271,65 +248,45 @@ class PlanReviewer:
         return " ".join(parts)
 
     def focus(self, question: str, review: Review) -> Finding | None:
-        """The finding a follow-up question is about, or None if it is about none of them."""
+        """The finding a follow-up question is about, or None if it is about none of them.
+
+        The question is matched against all 12 patterns, so one about a pattern the review
+        did not raise ("we signed before agreeing goals, is that a problem?") is answered on
+        its own instead of being steered to an unrelated finding.
+        """
         if not review.findings:
             return None
         asked = set(content_terms(question)) - _GENERIC_TERMS
         vector = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
+        sims = self._about @ vector
+        by_pattern = {f.pattern: f for f in review.findings}
         scored = []
-        for rank, f in enumerate(review.findings):
-            words = set(content_terms(f"{f.title} {DESCRIPTIONS.get(f.pattern, '')}"))
-            j = self.patterns.index(f.pattern) if f.pattern in self.patterns else -1
-            sim = float(self._about[j] @ vector) if j >= 0 else 0.0
-            scored.append((len(asked & words), sim - 0.01 * rank, f))
+        for j, pattern in enumerate(self.patterns):
+            spec = REGISTRY[pattern]
+            words = set(content_terms(f"{spec.title} {spec.description}"))
+            scored.append((len(asked & words), float(sims[j]), pattern))
         overlap, sim, best = max(scored, key=lambda x: (x[0], x[1]))
-        if overlap:
-            return best
+        if overlap or sim >= FOCUS_FLOOR * 2:
+            return by_pattern.get(best)
         leans = _LEANS_ON_REVIEW.search(question)
-        return best if leans and sim >= FOCUS_FLOOR else None
+        first = review.findings[0]
+        j = self.patterns.index(first.pattern) if first.pattern in self.patterns else -1
+        return first if leans and j >= 0 and sims[j] >= FOCUS_FLOOR else None
 
 
-def summarise(
-    findings: list[Finding], strengths: list[Strength], readiness: int, verdict: str
-) -> str:
-    """A short plain summary: the score, the counts, what to fix first, what is already right."""
-    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("high", "medium", "low")}
-    parts = [f"Readiness {readiness}/100: {verdict}."]
-    if findings:
-        listed = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        parts.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} ({listed}).")
-    else:
-        parts.append("No failure pattern found.")
-    urgent = [f.title for f in findings if f.severity == "high"][:3]
-    if urgent:
-        parts.append(f"Fix first: {_join([t.lower() for t in urgent])}.")
-    elif findings and findings[0].severity == "medium":
-        parts.append(f"Worth fixing: {findings[0].title.lower()}.")
-    if strengths:
-        parts.append(f"Already sound: {_join([s.title for s in strengths[:4]])}.")
-    return " ".join(parts)
+def red_flags(readings: list[Reading]) -> list[Reading]:
+    """The patterns shown, most severe and surest first."""
+    rank = {"high": 0, "medium": 1, "low": 2}
+    shown = [r for r in readings if r.basis == "shown"]
+    return sorted(shown, key=lambda r: (rank[r.severity or "low"], -r.confidence))
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def open_questions(readings: list[Reading]) -> list[Reading]:
+    """At most ``MAX_QUESTIONS`` unaddressed patterns, the most consequential first.
 
-
-def render_review(review: Review) -> str:
-    """The review as plain text: summary, findings with evidence, why and fix, goal rewrite."""
-    lines = [f"Plan review: readiness {review.readiness}/100 ({review.verdict})", review.summary]
-    if review.narrative:
-        lines += ["", f"In brief ({review.narrative_by}): {review.narrative}"]
-    for i, f in enumerate(review.findings, start=1):
-        lines += ["", f"{i}. {f.title} ({f.severity})"]
-        if f.severity == "low":
-            lines += [f"   {'; '.join(f.signals).capitalize()}. What to do: {f.fix}"]
-            continue
-        if f.basis == "shown":
-            lines += [f"   In your plan: “{e}”" for e in f.evidence]
-        else:
-            lines.append(f"   In your plan: {NOT_ADDRESSED} ({'; '.join(f.signals)})")
-        lines += [f"   Why it matters: {f.why}", f"   What to do: {f.fix}"]
-    if review.goal_rewrite:
-        g = review.goal_rewrite
-        lines += ["", f"Your headline goal, restated: {g.rewrite}", f"   (was: “{g.original}”)"]
-    return "\n".join(lines)
+    A topic the plan comes near without settling (``touched``) is asked before one it never
+    mentions; within each, the registry's ``consequence`` order decides.
+    """
+    silent = [r for r in readings if r.basis == "not_addressed"]
+    silent.sort(key=lambda r: (r.touched < TOUCHED, REGISTRY[r.pattern].consequence))
+    return silent[:MAX_QUESTIONS]

@@ -20,6 +20,8 @@ ROWS = [
     "Advisor.ask in process",
     "/v1/ask over HTTP",
     "Advisor.review in process",
+    "review p50, labelled plans",
+    "review p50, a 3,000-word plan",
     "throughput, 1 client",
     "throughput, 4 clients",
     "ingest, full (with model load)",
@@ -53,6 +55,8 @@ def test_bench_runs_every_section_and_writes_sane_figures(
     for mode in ("floor", "floor_langchain", "in_process", "http", "review"):
         assert report[mode]["n"] == 5 and 0 < report[mode]["p50_ms"] <= report[mode]["p95_ms"]
     assert report["http"]["answered"] > 0 and report["http"]["server_total_p50_ms"] > 0
+    long = report["review"]["long_plan"]
+    assert report["review"]["long_plan_words"] >= 3000 and 0 < long["p50_ms"] <= long["p95_ms"]
     assert set(report["throughput"]) == {"1", "4"}
     for level in report["throughput"].values():
         assert level["requests"] == 16 and level["errors"] == 0 and level["throughput_rps"] > 0
@@ -72,7 +76,9 @@ def test_bench_runs_every_section_and_writes_sane_figures(
         "unchanged_ingest_s",
         "cold_start_s",
         "peak_rss_mb",
+        "review_s",
+        "long_review_s",
     }
     # Every measurement with a target is judged, whatever the verdict.
     judged = {row[0] for row in report["table"] if row[6]}
-    assert judged == {ROWS[2], ROWS[3], ROWS[8], ROWS[10], ROWS[11], ROWS[12]}
+    assert judged == {ROWS[i] for i in (2, 3, 5, 6, 10, 12, 13, 14)}

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import yaml
 
-from advisor.config import PROJECT_ROOT, Settings
+from advisor.config import PROJECT_ROOT
 from advisor.errors import ConfigError
-from advisor.facade import Advisor
-from advisor.knowledge.corpus import PATTERNS
+from advisor.patterns import PATTERNS
 from advisor.review import classifier as C
-from advisor.review.detect import big_bang_rollout, decide, read_polarity
+from advisor.review.detect import read_pattern
 from advisor.review.plan import parse_plan
 
 TRAINING = PROJECT_ROOT / "training" / "plan-sentences"
@@ -88,30 +87,30 @@ def test_a_sentence_read_as_a_flaw_is_no_strength() -> None:
     plan = parse_plan(
         "All twelve offices move to the new CRM on 1 April; there is no pilot and no fallback."
     )
-    cues_only = decide(big_bang_rollout(plan, _no_semantics()))
-    assert cues_only.basis != "shown"  # the word "pilot" reads as a safeguard to the cues
-    assessment = big_bang_rollout(plan, _no_semantics())
-    probs = np.array([[0.05, 0.9, 0.05]] * len(plan.sentences))
-    read_polarity(assessment, plan, probs)
-    decision = decide(assessment)
-    assert decision.basis == "shown" and decision.severity in ("high", "medium")
-    assert not any(signal.sentences for signal in assessment.good)
+    flaw = np.array([[0.05, 0.9, 0.05]] * len(plan.sentences))
+    reading = read_pattern(plan, "big_bang_rollout", flaw)
+    assert reading.basis == "shown" and reading.severity == "high" and reading.evidence == [0]
+    leaning = np.array([[0.25, 0.3, 0.45]] * len(plan.sentences))
+    # It reads as a guard more than a flaw, but too near the flaw to be called a strength.
+    assert read_pattern(plan, "big_bang_rollout", leaning).basis == "not_addressed"
+    guard = np.array([[0.1, 0.05, 0.85]] * len(plan.sentences))
+    assert read_pattern(plan, "big_bang_rollout", guard).basis == "addressed"
 
 
-def _no_semantics() -> Any:
-    from advisor.review.detect import Semantics
+def test_an_unsure_red_flag_is_one_severity_lower() -> None:
+    plan = parse_plan("Everyone moves on 1 April.")
+    unsure = read_pattern(plan, "big_bang_rollout", np.array([[0.4, 0.6, 0.0]]))
+    assert unsure.basis == "shown" and unsure.severity == "medium"
+    assert 0.0 <= unsure.confidence <= 1.0
 
-    return Semantics([], np.zeros((0, 0)), np.zeros((0, 0)))
 
-
-def test_the_advisor_reviews_with_the_classifier_when_asked(
-    settings: Settings, embedder: Any
-) -> None:
-    on = Advisor(settings.model_copy(update={"review_classifier": True}), embedder=embedder)
-    review = on.review(
-        "Phase 1: buy licences from the vendor our CFO prefers and have their consultants "
-        "configure it for all teams. Phase 2: switch every team over. Phase 3: agree what we "
-        "actually want the CRM to achieve."
-    )
-    assert on.reviewer.classifier is not None
-    assert review.findings and review.text
+def test_the_classifier_heads_compete_over_one_softmax(embedder: Any) -> None:
+    examples = C.load_examples(TRAINING, list(PATTERNS))
+    classes = C.classes_of(examples, list(PATTERNS))
+    assert classes.min() == 0 and classes.max() == 2 * len(PATTERNS)
+    x = np.eye(4, 8, dtype=np.float32)
+    weights, bias = np.random.default_rng(0).normal(size=(25, 8)), np.zeros(25)
+    probs = C.probabilities(x, weights, bias)
+    assert probs.shape == (4, 12, 3) and np.allclose(probs.sum(axis=2), 1.0)
+    # Every pattern's neutral column is 1 minus that pattern's own flaw and guard.
+    assert np.all(probs[:, :, 1:].sum(axis=(1, 2)) <= 1.0 + 1e-6)

@@ -1,0 +1,62 @@
+"""A plan review as text: red flags, then open questions, then strengths, then the goal.
+
+The same three groups, in the same order, are what the page and Slack show; they read the
+``Review`` model, and this text is what the conversation stores for follow-ups.
+"""
+
+from __future__ import annotations
+
+from advisor.contract import Finding, Review, Strength
+
+
+def summarise(
+    findings: list[Finding], strengths: list[Strength], readiness: int, verdict: str
+) -> str:
+    """A short plain summary: the score, the red flags, what to fix first, what is sound."""
+    flags = [f for f in findings if f.basis == "shown"]
+    questions = [f for f in findings if f.basis != "shown"]
+    parts = [f"Readiness {readiness}/100: {verdict}."]
+    if flags:
+        parts.append(f"{_count(len(flags), 'red flag')}; fix first: {flags[0].title.lower()}.")
+    else:
+        parts.append("No red flags: the plan shows none of the 12 failure patterns.")
+    if questions:
+        parts.append(f"{_count(len(questions), 'open question')} to settle.")
+    if strengths:
+        parts.append(f"Already sound: {_join([s.title for s in strengths[:4]])}.")
+    return " ".join(parts)
+
+
+def render_review(review: Review) -> str:
+    """The review as plain text, each corpus sentence followed by its [n] citation."""
+    lines = [f"Plan review: readiness {review.readiness}/100 ({review.verdict})", review.summary]
+    if review.narrative:
+        lines += ["", f"In brief ({review.narrative_by}): {review.narrative}"]
+    flags, questions = review.red_flags, review.open_questions
+    if flags:
+        lines += ["", "Red flags"]
+    for i, f in enumerate(flags, start=1):
+        lines += [f"{i}. {f.title} ({f.severity})"]
+        lines += [f"   In your plan: “{e}”" for e in f.evidence]
+        lines += [f"   Why it matters: {f.why}", f"   What to do: {f.fix}"]
+    if questions:
+        lines += ["", "Open questions (the plan does not say)"]
+    for i, f in enumerate(questions, start=1):
+        lines += [f"{i}. {f.question} ({f.title})", f"   Why it matters: {f.why}"]
+        lines += [f"   What to do: {f.fix}"]
+    if review.strengths:
+        lines += ["", "Strengths"]
+        lines += [f"- {s.title}: “{s.evidence[0]}”" for s in review.strengths if s.evidence]
+    if review.goal_rewrite:
+        g = review.goal_rewrite
+        lines += ["", f"Your headline goal, restated: {g.rewrite}", f"   (was: “{g.original}”)"]
+        lines += [f"   To fill in: {'; '.join(g.fill_in)}."] if g.fill_in else []
+    return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

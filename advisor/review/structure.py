@@ -1,0 +1,54 @@
+"""Plan-level checks that no single sentence shows: the order of the plan's steps.
+
+"Phase 1: buy the licences. … Phase 3: agree what we want the CRM to achieve." Each
+sentence alone is ordinary; the order is the flaw (software before strategy). A check
+takes the parsed plan and the pattern's sentence probabilities, shape (sentences, 3), and
+returns ``(sentence index, reason)`` pairs: the sentences that show the flaw, or nothing.
+``advisor.patterns.REGISTRY`` names the checks each pattern uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from advisor.review.plan import Plan
+
+_TOOL_CHOICE = re.compile(
+    r"(?i)\b(buy|bought|purchas\w*|procur\w*|sign\w*|licens\w*|select\w*|choos\w*|chose\w*"
+    r"|pick\w*|install\w*|implement\w*|configur\w*|roll\w* out|deploy\w*)\b.{0,60}"
+    r"\b(licen[cs]es?|seats|platform|software|system|tool|vendor|crm|contract|subscription"
+    r"|salesforce|hubspot|dynamics|zoho|pipedrive)\b"
+)
+_STRATEGY = re.compile(
+    r"(?i)\b(agree\w*|defin\w*|decid\w*|work\w* out|set\w*|writ\w*|wrote|map\w*|gather\w*"
+    r"|clarif\w*)\b.{0,50}\b(what (we|the business|it|they)\b.{0,20}\b(want|need|expect)s?"
+    r"|goals?|objectives?|requirements?|strategy|purpose|success looks like"
+    r"|(is|are|should) (to )?achieve)\b"
+)
+GUARDS = 0.3  # a sentence reading this much as guarding counts as strategy work
+
+
+def tool_before_strategy(plan: Plan, probs: np.ndarray) -> list[tuple[int, str]]:
+    """The tool is bought or set up in a step before the strategy or goals are agreed."""
+    sentences = plan.sentences
+    strategy = [
+        s.index
+        for s in sentences
+        if _STRATEGY.search(s.text) or s.has("strategy_first") or probs[s.index, 2] >= GUARDS
+    ]
+    tools = [s.index for s in sentences if _TOOL_CHOICE.search(s.text) or s.has("tool_chosen")]
+    tools = [i for i in tools if i not in strategy]
+    if not strategy or not tools or min(tools) > min(strategy):
+        return []
+    first_tool, first_strategy = min(tools), min(i for i in strategy if i > min(tools))
+    reason = "the tool is bought or set up in an earlier step than the goals or requirements"
+    return [(first_tool, reason), (first_strategy, reason)]
+
+
+CHECKS: dict[str, Callable[[Plan, np.ndarray], list[tuple[int, str]]]] = {
+    "tool_before_strategy": tool_before_strategy,
+}
+"""Every structure check by the name ``FailurePattern.structure`` uses."""
