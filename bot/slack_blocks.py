@@ -216,7 +216,8 @@ def _ref_of(conversation_id: str, turn: int) -> str:
 
 
 def review_blocks(review: Review, *, shareable: bool = False) -> list[Block]:
-    """A plan review as blocks: score and summary, findings, goal rewrite, sources, buttons."""
+    """A plan review as blocks: score and summary, red flags, open questions, strengths, goal
+    rewrite, sources, buttons."""
     blocks: list[Block] = [
         section(
             f"*Plan review: readiness {review.readiness}/100 ({review.verdict})*\n"
@@ -224,20 +225,25 @@ def review_blocks(review: Review, *, shareable: bool = False) -> list[Block]:
             + (f"\n_{escape(review.narrative)}_" if review.narrative else "")
         )
     ]
-    serious = [f for f in review.findings if f.severity != "low"]
-    for i, f in enumerate(serious, start=1):
+    if review.red_flags:
+        blocks.append(section("*:triangular_flag_on_post: Red flags*"))
+    for i, f in enumerate(review.red_flags, start=1):
         lines = [f"*{i}. {escape(f.title)}*  {SEVERITY_ICON[f.severity]} {f.severity}"]
-        if f.basis == "shown":
-            lines += [f"> {escape(e)}" for e in f.evidence]
-        else:
-            lines.append(f"_Not addressed: {escape('; '.join(f.signals))}_")
+        lines += [f"> {escape(e)}" for e in f.evidence]
         lines += [f"*Why:* {escape(f.why)}", f"*Fix:* {escape(f.fix)}"]
         blocks.append(section("\n".join(lines)))
-    lows = [f for f in review.findings if f.severity == "low"]
-    if lows:
-        lines = ["*Also worth checking*"]
+    if review.open_questions:
+        lines = ["*:grey_question: Open questions* (the plan does not say)"]
+        for i, f in enumerate(review.open_questions, start=1):
+            lines.append(f"{i}. *{escape(f.question)}* ({escape(f.title)})")
+            lines.append(f"{escape(f.why)} *Fix:* {escape(f.fix)}")
+        blocks += _chunk(lines)
+    if review.strengths:
+        lines = ["*:white_check_mark: Strengths*"]
         lines += [
-            f"• *{escape(f.title)}*: {escape('; '.join(f.signals))}. {escape(f.fix)}" for f in lows
+            f"• *{escape(s.title)}*: “{escape(s.evidence[0])}”"
+            for s in review.strengths
+            if s.evidence
         ]
         blocks += _chunk(lines)
     if review.goal_rewrite:

@@ -284,28 +284,40 @@
     box.appendChild(head);
     box.appendChild(el("p", "summary", review.summary));
     if (review.narrative) box.appendChild(el("p", "narrative", review.narrative));
-    for (const f of review.findings) {
+    const flags = review.findings.filter((f) => f.basis === "shown");
+    const questions = review.findings.filter((f) => f.basis !== "shown");
+    if (flags.length) box.appendChild(el("h3", "group red-flags", "Red flags"));
+    for (const f of flags) {
       const card = el("section", "finding " + f.severity);
       card.dataset.pattern = f.pattern;
       const title = el("h3", null, f.title);
       title.appendChild(el("span", "sev " + f.severity, f.severity));
       card.appendChild(title);
-      if (f.basis === "shown") {
-        for (const quote of f.evidence) card.appendChild(el("blockquote", null, quote));
-      } else {
-        card.appendChild(el("p", "missing", `Not addressed: ${f.signals.join("; ")}.`));
-      }
-      for (const [label, text] of [["Why it matters: ", f.why], ["What to do: ", f.fix]]) {
-        const para = el("p");
-        para.appendChild(el("span", "label", label));
-        withMarkers(para, text, uid);
-        card.appendChild(para);
-      }
+      for (const quote of f.evidence) card.appendChild(el("blockquote", null, quote));
+      appendWhyFix(card, f, uid);
+      box.appendChild(card);
+    }
+    if (questions.length) {
+      box.appendChild(el("h3", "group open-questions", "Open questions (the plan does not say)"));
+    }
+    for (const f of questions) {
+      const card = el("section", "finding question");
+      card.dataset.pattern = f.pattern;
+      card.appendChild(el("h3", null, f.question));
+      card.appendChild(el("p", "missing", f.title));
+      appendWhyFix(card, f, uid);
       box.appendChild(card);
     }
     if (review.strengths.length) {
-      box.appendChild(el("p", "strengths",
-        "Already sound: " + review.strengths.map((x) => x.title).join(", ") + "."));
+      box.appendChild(el("h3", "group strengths-head", "Strengths"));
+      const list = el("ul", "strengths");
+      for (const s of review.strengths) {
+        const item = el("li");
+        item.appendChild(el("span", "label", s.title + ": "));
+        item.appendChild(el("q", null, s.evidence[0] || ""));
+        list.appendChild(item);
+      }
+      box.appendChild(list);
     }
     if (review.goal_rewrite) {
       const goal = el("div", "goal");
@@ -315,6 +327,15 @@
       box.appendChild(goal);
     }
     return box;
+  }
+
+  function appendWhyFix(card, f, uid) {
+    for (const [label, text] of [["Why it matters: ", f.why], ["What to do: ", f.fix]]) {
+      const para = el("p");
+      para.appendChild(el("span", "label", label));
+      withMarkers(para, text, uid);
+      card.appendChild(para);
+    }
   }
 
   function planBubble(plan) {
