@@ -4,7 +4,7 @@ flaw, guard against it, or neither?
 Each plan sentence (with its short heading, as ``advisor.review.plan`` gives it) is embedded
 with the advisor's MiniLM model, and one multinomial logistic regression reads the vector,
 four cue columns (negation, limiting words, numbers, later-in-time words) and the TF-IDF of
-its word unigrams and bigrams. Its classes
+its word unigrams and bigrams, with the words after a negation marked (``mark_negation``). Its classes
 are ``neutral`` and, per pattern, ``shows_flaw`` and ``guards_against`` (1 + 2 x 12 = 25),
 so a sentence's readings compete: it is about one pattern, one way, or about none. This is
 the "frozen sentence encoder plus linear head" set-up of SetFit's second stage (Tunstall et
@@ -39,7 +39,7 @@ from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
 
 log = logging.getLogger("advisor.review")
 LABELS = ("neutral", "shows_flaw", "guards_against")
-TRAINER_VERSION = "3"
+TRAINER_VERSION = "4"
 REGULARISATION = 16.0  # inverse strength C; chosen on the development plans
 LEXICAL_WEIGHT = 2.0  # scale of the n-gram columns beside the unit sentence vector; ditto
 _NEGATION = re.compile(
@@ -140,8 +140,40 @@ def _vectorizer(vocabulary: dict[str, int] | None = None) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
-        ngram_range=(1, 2), min_df=2, sublinear_tf=True, vocabulary=vocabulary, dtype=np.float32
+        ngram_range=(1, 2),
+        min_df=2,
+        sublinear_tf=True,
+        preprocessor=mark_negation,
+        token_pattern=r"[^ ]+",
+        vocabulary=vocabulary,
+        dtype=np.float32,
     )
+
+
+_NEGATOR = re.compile(
+    r"^(no|not|never|none|nobody|nothing|without|neither|nor|cannot|n't|.*n't|.*n’t)$"
+)
+_TOKEN = re.compile(r"[\w'’]+|[.,;:!?()|]")
+
+
+def mark_negation(text: str) -> str:
+    """Lower-case words, each one after a negation prefixed ``not_`` up to the next punctuation.
+
+    "We will not switch everyone over at once" becomes "we will not not_switch not_everyone
+    …", so the n-grams of a flaw ("switch everyone") do not fire when it is denied. The
+    negation marking of Das and Chen (2001) and Pang, Lee and Vaithyanathan (2002, "Thumbs
+    up? Sentiment classification using machine learning techniques").
+    """
+    words, negated = [], False
+    for token in _TOKEN.findall(text.lower()):
+        if token in ".,;:!?()|":
+            negated = False
+        elif _NEGATOR.match(token):
+            words.append(token)
+            negated = True
+        else:
+            words.append(f"not_{token}" if negated else token)
+    return " ".join(words)
 
 
 def design(dense: np.ndarray, lexicon: Lexicon, texts: list[str]) -> Any:

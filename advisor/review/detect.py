@@ -27,7 +27,7 @@ from advisor.patterns import REGISTRY
 from advisor.review.plan import Plan
 from advisor.review.structure import CHECKS
 
-FLAW_FLOOR = 0.5  # least probability that a sentence shows a pattern, for a red flag
+FLAW_FLOOR = 0.45  # least probability that a sentence shows a pattern, for a red flag
 GUARD_FLOOR = 0.45  # least probability that a sentence guards against it, for a strength
 LEANS_TO_FLAW = 0.2  # a strength's sentence must read as showing the flaw less than this
 # A sentence can guard against two patterns at once ("cut churn from 38% to 30% by 2027,
