@@ -4,8 +4,8 @@ flaw, guard against it, or neither?
 Each plan sentence (with its short heading, as ``advisor.review.plan`` gives it) is embedded
 with the advisor's MiniLM model, and one multinomial logistic regression reads the vector,
 four cue columns (negation, limiting words, numbers, later-in-time words) and the TF-IDF of
-its word unigrams and bigrams, with the words after a negation marked (``mark_negation``). Its classes
-are ``neutral`` and, per pattern, ``shows_flaw`` and ``guards_against`` (1 + 2 x 12 = 25),
+its word unigrams and bigrams, the words after a negation marked (``mark_negation``). Its
+classes are ``neutral`` and, per pattern, ``shows_flaw`` and ``guards_against`` (1 + 2 x 12 = 25),
 so a sentence's readings compete: it is about one pattern, one way, or about none. This is
 the "frozen sentence encoder plus linear head" set-up of SetFit's second stage (Tunstall et
 al., 2022, "Efficient Few-Shot Learning Without Prompts"), without its contrastive
