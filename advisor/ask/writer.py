@@ -283,7 +283,10 @@ class LLMWriter:
     def _narrate(self, review: Review) -> tuple[str, GuardReport] | None:
         quoted = {c.n: quote_passage(c.quote) for c in review.citations}
         findings = "\n".join(
-            f"- {f.title} ({f.severity}): {f.why} What to do: {f.fix}" for f in review.findings[:5]
+            f"- Red flag: {f.title} ({f.severity}): {f.why} What to do: {f.fix}"
+            if f.basis == "shown"
+            else f"- Open question: {f.question} ({f.title}): {f.why} What to do: {f.fix}"
+            for f in review.findings[:5]
         )
         messages = self._messages(
             self.prompts.render("system", max_sentences=4),
