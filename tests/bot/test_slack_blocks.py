@@ -100,3 +100,20 @@ def test_a_long_review_still_fits_slack(advisor) -> None:  # type: ignore[no-unt
     assert len(blocks) <= MAX_BLOCKS
     assert all(len(b["text"]["text"]) <= MAX_TEXT for b in blocks if b["type"] == "section")
     assert blocks[-1]["type"] == "actions"
+
+
+def test_a_review_shows_red_flags_then_open_questions_then_strengths(advisor) -> None:  # type: ignore[no-untyped-def]
+    from bot.slack_blocks import review_blocks
+
+    review = advisor.review(
+        "All 40 branches move to the new CRM on one Monday in June, with no pilot. The sales "
+        "director owns the programme and chairs a monthly steering group with IT as partner."
+    )
+    texts = [b["text"]["text"] for b in review_blocks(review) if b["type"] == "section"]
+    joined = "\n".join(texts)
+    assert review.red_flags and "All 40 branches move" in joined
+    order = [joined.find(h) for h in ("Red flags", "Open questions", "Strengths")]
+    present = [i for i in order if i >= 0]
+    assert order[0] >= 0 and present == sorted(present)
+    for f in review.open_questions:
+        assert f.question in joined.replace("&amp;", "&")

@@ -114,3 +114,19 @@ def test_the_classifier_heads_compete_over_one_softmax(embedder: Any) -> None:
     assert probs.shape == (4, 12, 3) and np.allclose(probs.sum(axis=2), 1.0)
     # Every pattern's neutral column is 1 minus that pattern's own flaw and guard.
     assert np.all(probs[:, :, 1:].sum(axis=(1, 2)) <= 1.0 + 1e-6)
+
+
+def test_training_is_deterministic(tmp_path: Path, embedder: Any) -> None:
+    examples = C.load_examples(_tiny(tmp_path / "train"), list(PATTERNS))
+    first = C.SentenceClassifier.train(embedder, examples, list(PATTERNS))
+    second = C.SentenceClassifier.train(embedder, examples, list(PATTERNS))
+    assert np.array_equal(first.weights, second.weights)
+    assert np.array_equal(first.bias, second.bias)
+    assert first.lexicon.vocabulary == second.lexicon.vocabulary
+
+
+def test_negations_are_marked_up_to_the_next_punctuation() -> None:
+    assert C.mark_negation("We will NOT switch everyone, but we pilot.") == (
+        "we will not not_switch not_everyone but we pilot"
+    )
+    assert C.mark_negation("There's no pilot") == "there's no not_pilot"

@@ -150,3 +150,27 @@ def test_the_citations_listed_are_the_ones_the_text_cites(advisor: Advisor) -> N
     review = _review(advisor, "We will roll out the CRM to all 40 branches on one date in June.")
     cited = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", review.text)}
     assert cited == {c.n for c in review.citations}
+
+
+def test_spreadsheets_left_out_are_not_read_as_a_fight_over_customers(advisor: Advisor) -> None:
+    review = _review(
+        advisor,
+        "Contacts sit in four spreadsheets and an old Access database, and they contradict each "
+        "other. We will import only the database and leave the spreadsheets alone.",
+    )
+    assert "ownership_politics" not in {f.pattern for f in review.red_flags}, review.text
+
+
+def test_the_restated_goal_takes_no_date_from_a_sentence_that_is_not_the_goal(
+    advisor: Advisor,
+) -> None:
+    review = _review(
+        advisor,
+        "Our vision is to transform every customer relationship and become the most "
+        "customer-centric retailer in the country. The vendor demo was held in October and "
+        "everyone liked it.",
+    )
+    goal = review.goal_rewrite
+    assert goal is not None and "October" not in goal.rewrite, goal
+    assert goal.original.startswith("Our vision is to transform")
+    assert any("suggestion" in item for item in goal.fill_in)
