@@ -13,7 +13,7 @@ fine-tuning: fine-tuning MiniLM measured worse on the development plans, and the
 columns better (the figures are in ``training/plan-sentences/README.md``).
 
 Training reads the labelled sentences in ``<training_dir>/*.yaml`` (scikit-learn, seeded,
-about a minute on 2 cores). The weights are saved as plain arrays (``.npz``, no pickle) in
+about 2 minutes on 2 cores). The weights are saved as plain arrays (``.npz``, no pickle) in
 the model folder (``ADVISOR_REVIEW_MODEL_DIR``, by default ``<data_dir>/models``), named by
 a digest of the training data, the embedder and this trainer's version, so a changed input
 means a new file: a missing or stale model is trained again on first use, or ahead of time
