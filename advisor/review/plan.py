@@ -18,6 +18,8 @@ from advisor.text import split_sentences
 _COMPILED = {name: re.compile(rx, re.I) for name, rx in CUES.items()}
 _LABEL = re.compile(r"^(?P<k>[A-Za-z][A-Za-z /&()-]{1,40}):\s+(?P<v>\S.*)$")
 _BULLET = re.compile(r"^\s*(?:[-*•–·]|\d{1,2}(?:\.\d{1,2})*[.)]?|[a-z][.)]|\(\w{1,3}\))\s+")
+# A chat turn ("[09:02] Sam: ...", "09:02 Sam: ...") starts a new item, as a bullet does.
+_TURN = re.compile(r"^\s*[\[(]?\d{1,2}:\d{2}")
 _NUMBERED = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*[.)]?\s+")
 
 
@@ -75,7 +77,9 @@ def parse_plan(text: str) -> Plan:
             joinable = False
         elif _heading(raw, line, lines[n + 1 : n + 2]):
             section, joinable = line.strip("#: ").strip(), False
-        elif joinable and not _BULLET.match(raw) and not _LABEL.match(line):
+        elif (
+            joinable and not _BULLET.match(raw) and not _TURN.match(raw) and not _LABEL.match(line)
+        ):
             items[-1] = (f"{items[-1][0]} {line}", section)
         else:
             items.append((line, section))

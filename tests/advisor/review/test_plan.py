@@ -76,3 +76,27 @@ def test_a_numbered_heading_over_body_text_is_a_heading_not_part_of_the_sentence
 )
 def test_cue_families(text: str, cue: str, present: bool) -> None:
     assert (cue in cues_of(text)) is present, sorted(cues_of(text))
+
+
+def test_table_rows_and_chat_turns_stay_one_item_each() -> None:
+    plan = parse_plan(
+        "Workstream | Approach | Owner\n"
+        "Data | Migrate as-is from the old system | IT\n"
+        "Billing | Stays on its own platform, re-keyed monthly | Finance\n\n"
+        "[09:02] Sam: ok so the CRM goes live for everyone on Monday?\n"
+        "[09:03] Jo: yes, all 80 reps on day one\n"
+    )
+    texts = [s.text for s in plan.sentences]
+    assert "Data | Migrate as-is from the old system | IT" in texts
+    assert any(t.startswith("Billing |") for t in texts)
+    assert any(t.startswith("[09:03] Jo: yes") for t in texts)
+    assert not any("Billing" in t and "Data |" in t for t in texts)
+
+
+def test_a_chat_thread_without_punctuation_is_one_item_per_line() -> None:
+    plan = parse_plan(
+        "quick one - I've just bought 25 seats on the annual plan\n"
+        "we'll work out what we need once it's set up\n"
+        "trial it with the 4 SDRs first so shout if anything breaks\n"
+    )
+    assert len(plan.sentences) == 3
