@@ -110,6 +110,12 @@ class PlanTooShortError(InvalidInputError):
     code = "plan-too-short"
 
 
+class PlanNotEnglishError(InvalidInputError):
+    """The plan reads as another language; plan review reads English plans only."""
+
+    code = "plan-not-english"
+
+
 class PlanTooLongError(InvalidInputError):
     """The plan is longer than the limit."""
 

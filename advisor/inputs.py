@@ -16,6 +16,7 @@ from advisor.errors import (
     EmptyQuestionError,
     InvalidConversationIdError,
     InvalidInputError,
+    PlanNotEnglishError,
     PlanTooLongError,
     PlanTooShortError,
     QuestionTooLongError,
@@ -103,7 +104,40 @@ def clean_plan(plan: object) -> str:
             f"the plan has {words} words; paste at least {MIN_PLAN_WORDS} words of the plan "
             "(its goals, scope, owner, budget and rollout), or ask a question instead"
         )
+    _check_english(text)
     return text
+
+
+# Common function words: English ones, and those of the languages a pasted plan is most
+# likely to be in instead (Spanish, French, German, Portuguese, Italian, Dutch), leaving out
+# words the languages share with English ("a", "in", "no", "die", "as").
+_ENGLISH_WORDS = frozenset(
+    "the and to of for is with we will be our by at this that it from are an or all its their "
+    "not have has".split()
+)
+_OTHER_WORDS = frozenset(
+    "de la el los las y que en para con por una un del se es lo al como más pero sus le les "
+    "des et pour avec une du est dans sur pas nous qui au aux ce cette sont der das und für mit "
+    "ist nicht wir ein eine zu auf im dem sich auch werden wird os e com uma não da em ao pelo "
+    "pela são il di per che non della delle gli het en van voor met een niet wij zijn worden "
+    "wordt".split()
+)
+
+
+def _check_english(text: str) -> None:
+    """Raise PlanNotEnglishError when another language's function words outnumber English's.
+
+    The classifier was trained on English sentences; a plan in Spanish would otherwise come
+    back with no red flags and read as ready.
+    """
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    english = sum(w in _ENGLISH_WORDS for w in words)
+    other = sum(w in _OTHER_WORDS for w in words)
+    if other >= 3 and other > english:
+        raise PlanNotEnglishError(
+            "plan review reads plans written in English, and this one reads as another "
+            "language; paste it in English"
+        )
 
 
 def check_conversation_id(conversation_id: str) -> str:

@@ -29,6 +29,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "empty-plan": (422, "The plan is empty"),
     "plan-too-short": (422, "The plan is too short to review"),
     "plan-too-long": (422, "The plan is too long"),
+    "plan-not-english": (422, "The plan is not in English"),
     "invalid-input": (422, "The input is not valid"),
     "missing-api-key": (401, "An API key is required"),
     "invalid-api-key": (401, "The API key is not valid"),
