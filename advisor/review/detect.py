@@ -35,6 +35,7 @@ LEANS_TO_FLAW = 0.2  # a strength's sentence must read as showing the flaw less 
 # mass, so a share this large of a sentence that is mostly a safeguard also counts.
 SHARED_GUARD, SAFEGUARD_MASS = 0.25, 0.6
 SURE = 0.8  # a red flag this sure keeps its pattern's full severity
+LEANS_TO_GUARD = 0.15  # an unsettled topic read this much as a safeguard is not asked about
 EVIDENCE = 2  # plan sentences quoted per finding or strength
 
 Basis = Literal["shown", "addressed", "not_addressed"]
@@ -56,6 +57,7 @@ class Reading:
     evidence: list[int] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     touched: float = 0.0
+    leans_to_guard: bool = False  # not addressed, but its strongest reading is a safeguard
 
     @property
     def severity(self) -> str | None:
@@ -98,7 +100,8 @@ def read_pattern(
     if guarded:
         conf = float(guard[guarded[0]])
         return Reading(pattern, "addressed", round(conf, 3), guarded[:EVIDENCE], [], touched)
-    return Reading(pattern, "not_addressed", round(1.0 - touched, 3), [], [], touched)
+    leans = bool(guard.max() >= LEANS_TO_GUARD and guard.max() > flaw.max())
+    return Reading(pattern, "not_addressed", round(1.0 - touched, 3), [], [], touched, leans)
 
 
 def detect(plan: Plan, labels: np.ndarray, patterns: list[str]) -> list[Reading]:

@@ -10,20 +10,34 @@ from advisor.contract import Finding, Review, Strength
 
 
 def summarise(
-    findings: list[Finding], strengths: list[Strength], readiness: int, verdict: str
+    findings: list[Finding],
+    strengths: list[Strength],
+    readiness: int,
+    verdict: str,
+    silent: int = 0,
 ) -> str:
-    """A short plain summary: the score, the red flags, what to fix first, what is sound."""
+    """A short plain summary: the score, the red flags, what to fix first, what is sound.
+
+    ``silent`` is how many of the 12 areas the plan says nothing about.
+    """
     flags = [f for f in findings if f.basis == "shown"]
     questions = [f for f in findings if f.basis != "shown"]
     parts = [f"Readiness {readiness}/100: {verdict}."]
     if flags:
         parts.append(f"{_count(len(flags), 'red flag')}; fix first: {flags[0].title.lower()}.")
+    elif not strengths:
+        parts.append("The plan says nothing the review can read about any of the 12 areas.")
     else:
         parts.append("No red flags: the plan shows none of the 12 failure patterns.")
     if questions:
         parts.append(f"{_count(len(questions), 'open question')} to settle.")
+    if silent:
+        parts.append(f"{_count(silent, 'area')} of 12 not covered.")
     if strengths:
-        parts.append(f"Already sound: {_join([s.title for s in strengths[:4]])}.")
+        titles = [s.title for s in strengths[:4]]
+        if len(strengths) > 4:
+            titles[-1] += f" (and {len(strengths) - 4} more)"
+        parts.append(f"Already sound: {_join(titles)}.")
     return " ".join(parts)
 
 

@@ -29,7 +29,7 @@ from advisor.review.render import render_review, summarise
 from advisor.text import content_terms
 
 PENALTY = {"high": 25, "medium": 12, "low": 5}
-QUESTION_PENALTY = 4  # an open question costs less than a flaw the plan shows
+SILENT_PENALTY = 5  # each of the 12 areas the plan says nothing about, asked or not
 MAX_QUESTIONS = 3
 TOUCHED = 0.25  # a plan that comes this near a topic without settling it is asked first
 _FAILURE_SECTIONS = ("What it looks like", "How to spot it in a plan")
@@ -137,11 +137,12 @@ class PlanReviewer:
         cited: dict[str, Citation] = {}
         findings = [self._finding(plan, r, vectors, cited) for r in red_flags(readings)]
         findings += [self._finding(plan, r, vectors, cited) for r in open_questions(readings)]
+        silent = sum(1 for r in readings if r.basis == "not_addressed")
         readiness = max(
             0,
             100
             - sum(PENALTY[f.severity] for f in findings if f.basis == "shown")
-            - QUESTION_PENALTY * sum(1 for f in findings if f.basis != "shown"),
+            - SILENT_PENALTY * silent,
         )
         verdict = "ready" if readiness >= 75 else "needs work" if readiness >= 50 else "not ready"
         goal = self._goal(plan, readings)
@@ -149,7 +150,7 @@ class PlanReviewer:
             conversation_id=conversation_id,
             readiness=readiness,
             verdict=verdict,
-            summary=summarise(findings, strengths, readiness, verdict),
+            summary=summarise(findings, strengths, readiness, verdict, silent),
             findings=findings,
             strengths=strengths,
             goal_rewrite=goal,
@@ -166,7 +167,12 @@ class PlanReviewer:
         if broad and broad.basis == "shown" and broad.evidence:
             return rewrite_goal(plan, plan.sentences[broad.evidence[0]])
         unmeasured = by_pattern.get("no_measurement")
-        return rewrite_goal(plan) if unmeasured and unmeasured.basis != "addressed" else None
+        if unmeasured is None or unmeasured.basis == "addressed":
+            return None
+        # A sentence that shows a flaw ("we have not set any targets yet") is no goal.
+        flawed = {i for r in readings if r.basis == "shown" for i in r.evidence}
+        goals = [s for s in plan.with_cue("goal") if s.index not in flawed]
+        return rewrite_goal(plan, goals[0]) if goals else None
 
     def _finding(
         self, plan: Plan, r: Reading, vectors: np.ndarray, cited: dict[str, Citation]
@@ -264,9 +270,12 @@ class PlanReviewer:
         for j, pattern in enumerate(self.patterns):
             spec = REGISTRY[pattern]
             words = set(content_terms(f"{spec.title} {spec.description}"))
-            scored.append((len(asked & words), float(sims[j]), pattern))
-        overlap, sim, best = max(scored, key=lambda x: (x[0], x[1]))
-        if overlap or sim >= FOCUS_FLOOR * 2:
+            # Meaning first; a shared word only tips a close call ("goals" in a question
+            # about buying before agreeing goals must not make it a broad-goals question).
+            overlap = min(len(asked & words), 2)
+            scored.append((float(sims[j]) + 0.05 * overlap, overlap, pattern))
+        score, overlap, best = max(scored)
+        if overlap or score >= FOCUS_FLOOR * 2:
             return by_pattern.get(best)
         leans = _LEANS_ON_REVIEW.search(question)
         first = review.findings[0]
@@ -285,8 +294,10 @@ def open_questions(readings: list[Reading]) -> list[Reading]:
     """At most ``MAX_QUESTIONS`` unaddressed patterns, the most consequential first.
 
     A topic the plan comes near without settling (``touched``) is asked before one it never
-    mentions; within each, the registry's ``consequence`` order decides.
+    mentions; within each, the registry's ``consequence`` order decides. A topic the plan
+    leans towards guarding ("The CEO sponsors the project" for business ownership) is not
+    asked, since the question would contradict the plan.
     """
-    silent = [r for r in readings if r.basis == "not_addressed"]
+    silent = [r for r in readings if r.basis == "not_addressed" and not r.leans_to_guard]
     silent.sort(key=lambda r: (r.touched < TOUCHED, REGISTRY[r.pattern].consequence))
     return silent[:MAX_QUESTIONS]
