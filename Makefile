@@ -7,7 +7,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LLM_STAMP := $(VENV)/.llm-stamp
-REVIEW_MODEL := .advisor/models/.trained-stamp
+# Where `advisor train-review` keeps the model: the same folder the advisor will read.
+REVIEW_MODEL := $(or $(ADVISOR_REVIEW_MODEL_DIR),$(or $(ADVISOR_DATA_DIR),.advisor)/models)/.trained-stamp
 # llama-cpp-python builds from source (about 4.5 min on 2 cores); its wheel is kept here.
 WHEELS := $(HOME)/.cache/crm-advisor/wheels
 LLAMA  := llama-cpp-python==0.3.36

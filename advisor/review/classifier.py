@@ -338,7 +338,8 @@ def for_data(
         on_disk = SentenceClassifier.load(path, embedder) if found is None else None
         found = on_disk or found
         if found is None or found.patterns != patterns:
-            log.info("training the plan-review classifier (%s)", path.name)
+            # A notice, not a debug line: the first review waits for it (about 2 minutes).
+            log.warning("training the plan-review classifier once (%s); about 2 minutes", path.name)
             examples = load_examples(training_dir, patterns)
             found = SentenceClassifier.train(embedder, examples, patterns)
         if on_disk is None:  # missing or damaged: write it for the next process
