@@ -252,6 +252,7 @@ def review_blocks(review: Review, *, shareable: bool = False) -> list[Block]:
             section(
                 f"*Your headline goal, restated*\n{escape(g.rewrite)}\n"
                 f"_was: “{escape(g.original)}”_"
+                + (f"\n_To fill in: {escape('; '.join(g.fill_in))}_" if g.fill_in else "")
             )
         )
     if review.citations:

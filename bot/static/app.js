@@ -324,6 +324,9 @@
       goal.appendChild(el("p", "label", "Your headline goal, restated"));
       goal.appendChild(el("p", null, review.goal_rewrite.rewrite));
       goal.appendChild(el("p", "origin", `Was: “${review.goal_rewrite.original}”`));
+      if (review.goal_rewrite.fill_in.length) {
+        goal.appendChild(el("p", "origin", "To fill in: " + review.goal_rewrite.fill_in.join("; ")));
+      }
       box.appendChild(goal);
     }
     return box;
