@@ -174,3 +174,26 @@ def test_the_restated_goal_takes_no_date_from_a_sentence_that_is_not_the_goal(
     assert goal is not None and "October" not in goal.rewrite, goal
     assert goal.original.startswith("Our vision is to transform")
     assert any("suggestion" in item for item in goal.fill_in)
+
+
+def test_text_that_is_not_a_crm_plan_is_not_ready(advisor: Advisor) -> None:
+    review = _review(
+        advisor,
+        "Preheat the oven to 180 degrees. Mix flour, sugar and three eggs in a bowl. Bake for "
+        "forty minutes and let the cake cool before serving.",
+    )
+    assert review.verdict != "ready" and review.readiness < 75, review.summary
+    assert "not covered" in review.summary
+
+
+def test_a_plan_in_another_language_is_refused_clearly(advisor: Advisor) -> None:
+    from advisor.errors import PlanNotEnglishError
+
+    with pytest.raises(PlanNotEnglishError, match="English"):
+        advisor.review(
+            "Ya hemos comprado 200 licencias de Salesforce antes de definir los objetivos. "
+            "El departamento de informática dirigirá todo el proyecto. Todas las farmacias "
+            "empezarán el mismo día, sin piloto.",
+            "c-spanish",
+        )
+    assert not advisor.store.exists("c-spanish")
