@@ -250,7 +250,7 @@ class Advisor:
         # A stale or mistyped id must not quietly begin a fresh conversation without context.
         if not start and not self.store.exists(cid):
             raise ConversationNotFoundError(
-                f"no conversation {cid!r}; omit conversation_id to start a new one"
+                f"no conversation {cid!r}; leave out the conversation id to start a new one"
             )
         return cid
 
