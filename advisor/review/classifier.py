@@ -384,9 +384,3 @@ def cross_validate(
 def _per_pattern(classes: np.ndarray, j: int) -> np.ndarray:
     """Class indices as one pattern's labels: 1 its flaw, 2 its guard, 0 anything else."""
     return np.where(classes == 1 + 2 * j, 1, np.where(classes == 2 + 2 * j, 2, 0))
-
-
-def describe(probs: np.ndarray) -> dict[str, Any]:
-    """A row of probabilities as the label and its confidence, for findings and tests."""
-    best = int(np.argmax(probs))
-    return {"label": LABELS[best], "confidence": round(float(probs[best]), 3)}

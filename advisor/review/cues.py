@@ -9,6 +9,8 @@ already chosen, and which do strategy or requirements work (the order check in
 
 from __future__ import annotations
 
+import re
+
 CUES: dict[str, str] = {
     "goal": (
         r"\b(goals?|objectives?|aims?|vision|mission|ambition|purpose|outcomes?|targets?|we (want"
@@ -38,3 +40,18 @@ CUES: dict[str, str] = {
     ),
 }
 """Each cue family by name: one regular expression, matched case-insensitively."""
+
+# Matched on a sentence's own text by the order check (advisor.review.structure): a step
+# that buys or sets up the tool, and one that agrees goals or requirements.
+TOOL_CHOICE = re.compile(
+    r"(?i)\b(buy|bought|purchas\w*|procur\w*|sign\w*|licens\w*|select\w*|choos\w*|chose\w*"
+    r"|pick\w*|install\w*|implement\w*|configur\w*|roll\w* out|deploy\w*)\b.{0,60}"
+    r"\b(licen[cs]es?|seats|platform|software|system|tool|vendor|crm|contract|subscription"
+    r"|salesforce|hubspot|dynamics|zoho|pipedrive)\b"
+)
+STRATEGY_WORK = re.compile(
+    r"(?i)\b(agree\w*|defin\w*|decid\w*|work\w* out|set\w*|writ\w*|wrote|map\w*|gather\w*"
+    r"|clarif\w*)\b.{0,50}\b(what (we|the business|it|they)\b.{0,20}\b(want|need|expect)s?"
+    r"|goals?|objectives?|requirements?|strategy|purpose|success looks like"
+    r"|(is|are|should) (to )?achieve)\b"
+)

@@ -9,25 +9,13 @@ returns ``(sentence index, reason)`` pairs: the sentences that show the flaw, or
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import numpy as np
 
+from advisor.review.cues import STRATEGY_WORK, TOOL_CHOICE
 from advisor.review.plan import Plan
 
-_TOOL_CHOICE = re.compile(
-    r"(?i)\b(buy|bought|purchas\w*|procur\w*|sign\w*|licens\w*|select\w*|choos\w*|chose\w*"
-    r"|pick\w*|install\w*|implement\w*|configur\w*|roll\w* out|deploy\w*)\b.{0,60}"
-    r"\b(licen[cs]es?|seats|platform|software|system|tool|vendor|crm|contract|subscription"
-    r"|salesforce|hubspot|dynamics|zoho|pipedrive)\b"
-)
-_STRATEGY = re.compile(
-    r"(?i)\b(agree\w*|defin\w*|decid\w*|work\w* out|set\w*|writ\w*|wrote|map\w*|gather\w*"
-    r"|clarif\w*)\b.{0,50}\b(what (we|the business|it|they)\b.{0,20}\b(want|need|expect)s?"
-    r"|goals?|objectives?|requirements?|strategy|purpose|success looks like"
-    r"|(is|are|should) (to )?achieve)\b"
-)
 GUARDS = 0.3  # a sentence reading this much as guarding counts as strategy work
 
 
@@ -37,9 +25,9 @@ def tool_before_strategy(plan: Plan, probs: np.ndarray) -> list[tuple[int, str]]
     strategy = [
         s.index
         for s in sentences
-        if _STRATEGY.search(s.text) or s.has("strategy_first") or probs[s.index, 2] >= GUARDS
+        if STRATEGY_WORK.search(s.text) or s.has("strategy_first") or probs[s.index, 2] >= GUARDS
     ]
-    tools = [s.index for s in sentences if _TOOL_CHOICE.search(s.text) or s.has("tool_chosen")]
+    tools = [s.index for s in sentences if TOOL_CHOICE.search(s.text) or s.has("tool_chosen")]
     tools = [i for i in tools if i not in strategy]
     if not strategy or not tools or min(tools) > min(strategy):
         return []
