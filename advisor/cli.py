@@ -67,7 +67,7 @@ def _source_lines(citations: list[Citation]) -> list[str]:
         lines += ["", "Sources:"]
         for c in citations:
             who = ", ".join(x for x in (c.author, c.publication, c.date) if x)
-            label = "advice note" if c.kind == "note" else "article"
+            label = {"note": "advice note", "answer": "direct answer"}.get(c.kind, "article")
             part = f" — {c.section}" if c.section else ""
             lines.append(f"  [{c.n}] {c.title}{part}{f' ({who})' if who else ''} [{label}]")
     return lines

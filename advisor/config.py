@@ -132,7 +132,19 @@ class Settings(BaseSettings):
     min_sentence_relevance: float = Field(
         0.3, ge=0.0, le=1.0, description="Least cosine for a sentence to enter an answer."
     )
-    max_answer_sentences: int = Field(6, ge=1, le=20, description="Sentences in an answer.")
+    max_answer_sentences: int = Field(
+        8, ge=1, le=20, description="Sentences in an answer, the direct answer included."
+    )
+    question_match: bool = Field(
+        True, description="Match questions against the answer entries' phrasings as well."
+    )
+    direct_answer_min: float = Field(
+        0.62,
+        ge=0.0,
+        le=1.0,
+        description="Least cosine between the question and an answer entry's phrasing for the "
+        "entry's first sentence to lead the answer as the direct answer.",
+    )
     history_turns: int = Field(6, ge=0, le=50, description="Turns of history used by follow-ups.")
 
     @property

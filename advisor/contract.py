@@ -13,7 +13,7 @@ class Citation(BaseModel):
     n: int = Field(description="The marker number used in the answer text, [n].")
     doc_id: str
     title: str
-    kind: Literal["article", "note"]
+    kind: Literal["article", "note", "answer"]
     quote: str
     score: float = Field(description="Cosine similarity of the passage to the question.")
     passage_id: str = ""
@@ -53,6 +53,21 @@ class Answer(BaseModel):
         "extractive", description="What wrote the text: `extractive`, or the LLM backend:model."
     )
     refusal_reason: str = Field("", description="Why the question was not answered, if so.")
+    intent: Literal["question", "smalltalk", "noise", "other_language"] = Field(
+        "question",
+        description="What the turn was: a question (searched), small talk, noise (asked to "
+        "rephrase) or another language (asked in English); only questions are searched.",
+    )
+    question_type: str = Field(
+        "",
+        description="The question's form: yes_no, choice, who, how_many, definition, why, "
+        "how_to, list or other; the first sentence answers in that form.",
+    )
+    uncovered: list[str] = Field(
+        default_factory=list,
+        description="What the question names that the sources do not cover (a law, a vendor, "
+        "a price); the answer says so before answering the rest.",
+    )
     guard: GuardReport | None = Field(
         None, description="The grounding guard's report, when an LLM was asked to write."
     )
@@ -71,7 +86,7 @@ class SourceInfo(BaseModel):
 
     doc_id: str
     title: str
-    kind: Literal["article", "note"]
+    kind: Literal["article", "note", "answer"]
     passages: int
     author: str | None = None
     publication: str | None = None
@@ -209,6 +224,7 @@ class StreamEvent(BaseModel):
 
 
 # The headings an answer's sentences sit under, and the refusals: part of the contract.
+DIRECT_HEADING = "In short:"
 EVIDENCE_HEADING = "What the sources say:"
 ADVICE_HEADING = "What we advise:"
 REFUSAL = (
@@ -222,3 +238,20 @@ INSTRUCTION_REFUSAL = (
     "That reads as an instruction rather than a question about CRM strategy, so I have not "
     "acted on it. Ask me about CRM strategy, for example: “Why is our CRM plan too broad?”"
 )
+SMALLTALK_REPLY = (
+    "Glad to help. Ask me anything about CRM strategy: why initiatives fail, scoping goals, "
+    "who should own the project or how to phase a rollout. You can also paste a plan for review."
+)
+GREETING_REPLY = (
+    "Hello! I advise on CRM strategy from a curated set of sources, citing each claim. Ask, "
+    "for example: “Who should own the CRM project?”, or paste a plan for review."
+)
+NOISE_REPLY = (
+    "I couldn't read that as a question. Could you rephrase it? For example: "
+    "“Should we pilot the CRM with one team first?”"
+)
+LANGUAGE_REPLY = (
+    "Your message reads as {language}. I answer in English only, because my sources on CRM "
+    "strategy are in English. Please ask again in English, for example: “Why do CRM projects fail?”"
+)
+UNCOVERED_NOTE = "My sources do not cover {things}. What they do say on the rest of your question:"

@@ -191,6 +191,7 @@ class Advisor:
         if prepare is not None:
             texts += prepare([p.text for p in searcher.snapshot.passages]) or []
         texts += self.reviewer.warm()
+        texts += searcher.entries.questions
         if not set(texts) <= saved:
             cache.save(saved_at, texts)
         writer = self.writer

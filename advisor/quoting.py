@@ -17,6 +17,8 @@ _DANGLING = re.compile(
     r"or|as a result|in addition|for this reason)\b",
     re.I,
 )
+# "... is another clue." counts on a list of clues that came before it.
+_ANOTHER = re.compile(r"(?i)\b(is|are) (another|a further|one more) (clue|sign|signal|example)\b")
 _QUOTES = '"“”'
 # A bracketed number in a quote would read as a citation marker that names no citation.
 _MARKER_LIKE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
@@ -34,13 +36,18 @@ def passage_units(text: str) -> list[tuple[str, int, bool, bool]]:
         if not quotable(sent):
             continue
         prev = sentences[pos - 1] if pos > 0 else ""
-        dangling = bool(_DANGLING.match(sent.lstrip('•-– "“')))
+        dangling = leans_back(sent)
         # A short lead-in ("Goals are too broad.") names what the next sentence explains.
         lead_in = bool(prev) and len(prev.split()) < 6 and prev.endswith(".")
         if prev and ((dangling and quotable(prev)) or lead_in):
             units.append((f"{prev} {sent}", pos - 1, False, True))
         units.append((sent, pos, dangling, False))
     return [u for u in units if u[0] in text and not _MARKER_LIKE.search(u[0])]
+
+
+def leans_back(sentence: str) -> bool:
+    """True when a sentence leans on the one before it ("This…", "And…") for its meaning."""
+    return bool(_DANGLING.match(sentence.lstrip('•-– "“')) or _ANOTHER.search(sentence))
 
 
 def quotable(sentence: str) -> bool:

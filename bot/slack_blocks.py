@@ -6,7 +6,15 @@ import json
 import re
 from typing import Any
 
-from advisor import ADVICE_HEADING, EVIDENCE_HEADING, Answer, Citation, Review, SourceInfo
+from advisor import (
+    ADVICE_HEADING,
+    DIRECT_HEADING,
+    EVIDENCE_HEADING,
+    Answer,
+    Citation,
+    Review,
+    SourceInfo,
+)
 
 MAX_TEXT = 3000  # characters in one section's text
 MAX_BLOCKS = 50  # blocks in one message
@@ -57,7 +65,7 @@ def _answer_sections(answer_text: str) -> list[Block]:
     """The answer's lines as sections: headings in bold, bullets kept, each under 3,000."""
     lines = []
     for line in answer_text.splitlines():
-        if line in (EVIDENCE_HEADING, ADVICE_HEADING):
+        if line in (DIRECT_HEADING, EVIDENCE_HEADING, ADVICE_HEADING):
             lines.append(f"*{escape(line)}*")
         elif line.startswith("- "):
             lines.append("• " + escape(line[2:]))
@@ -81,8 +89,10 @@ def _chunk(lines: list[str]) -> list[Block]:
 
 
 def _origin(c: Citation) -> str:
-    if c.kind == "note":
-        return "CRM Advisor advice note" + (f" — {c.section}" if c.section else "")
+    if c.kind != "article":
+        return f"CRM Advisor {'direct answer' if c.kind == 'answer' else 'advice note'}" + (
+            f" — {c.section}" if c.section else ""
+        )
     return ", ".join(x for x in (c.author, c.publication, c.date) if x) or "article"
 
 
@@ -199,12 +209,17 @@ def sources_blocks(sources: list[SourceInfo]) -> list[Block]:
     """The corpus documents, for `/crm sources`."""
     articles = [s for s in sources if s.kind == "article"]
     notes = [s for s in sources if s.kind == "note"]
+    answers = [s for s in sources if s.kind == "answer"]
     lines = ["*Articles*"]
     for s in articles:
         who = ", ".join(x for x in (s.author, s.publication, s.date) if x)
         lines.append(f"• {escape(s.title)}" + (f" — {escape(who)}" if who else ""))
     lines.append("*Best-practice notes*")
     lines += [f"• {escape(s.title)}" for s in notes]
+    if answers:
+        lines.append(
+            f"*Direct answers*: {len(answers)} short answers to managers' common questions"
+        )
     return _chunk(lines)[:MAX_BLOCKS]
 
 

@@ -5,6 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+ASK_METRICS = (
+    "lead_accuracy",
+    "article_hit_at_5",
+    "articles_cited",
+    "key_point_coverage",
+    "context_precision",
+    "false_refusal",
+    "question_type_accuracy",
+    "smalltalk_handled",
+    "junk_handled",
+    "other_language_handled",
+    "follow_up_after_reply",
+    "uncovered_handled",
+    "questions",
+)
+QTYPES = ("yes_no", "choice", "who", "how_many", "definition", "why", "how_to", "list")
 GROUPS = [
     ("Retrieval", ["hit_at_1", "hit_at_5", "mrr", "context_precision"]),
     (
@@ -39,6 +55,13 @@ GROUPS = [
                 f"review_{name}_good_plans_with_high",
                 f"review_{name}_plans",
             ],
+        )
+        for name in ("dev", "heldout")
+    ],
+    *[
+        (
+            f"Answers that answer: {name} questions (evals/questions/{name}.yaml)",
+            [f"ask_{name}_{metric}" for metric in ASK_METRICS],
         )
         for name in ("dev", "heldout")
     ],
@@ -101,6 +124,8 @@ def write_report(result: Any, thresholds: dict[str, Any], failed: list[str], out
         )
     if failed:
         lines += ["", "## Gate failures", "", *[f"- {f}" for f in failed]]
+    if any(k.startswith("ask_") for k in result.metrics):
+        lines += ["", *_qtype_table(result.metrics)]
     if result.review_patterns:
         lines += ["", *_pattern_table(result.review_patterns)]
     if result.reviews:
@@ -117,12 +142,45 @@ def write_report(result: Any, thresholds: dict[str, Any], failed: list[str], out
     _chart(result, thresholds, out / "chart.png")
 
 
-COUNTS = {"unsupported_numbers"} | {
+COUNTS = {"unsupported_numbers", "ask_dev_questions", "ask_heldout_questions"} | {
     f"review_{name}_{metric}"
     for name in ("dev", "heldout")
     for metric in ("inversions", "most_open_questions", "good_plans_with_high", "plans")
 }
 """Metrics that are counts, not shares: in the table, not on the chart's 0-1 scale."""
+
+
+def _qtype_table(metrics: dict[str, float]) -> list[str]:
+    """Per question type, dev beside held-out: lead accuracy, coverage, refusals, hit@5."""
+    cols = ("lead_accuracy", "key_point_coverage", "false_refusal", "article_hit_at_5")
+    head = " | ".join(f"{c} dev | {c} held-out" for c in cols)
+    lines = ["## Answers per question type", "", f"| type | {head} |"]
+    lines.append("| --- |" + " --- |" * (2 * len(cols)))
+    for qtype in QTYPES:
+        cells = [
+            _fmt(metrics.get(f"ask_{split}_{c}:{qtype}", float("nan")))
+            for c in cols
+            for split in ("dev", "heldout")
+        ]
+        lines.append(f"| {qtype} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _qtype_chart(ax: Any, metrics: dict[str, float]) -> None:
+    """Lead accuracy (direct types) and key-point coverage per question type, both splits."""
+    height = 0.2
+    for i, (split, metric) in enumerate(
+        (s, c) for c in ("lead_accuracy", "key_point_coverage") for s in ("dev", "heldout")
+    ):
+        values = [metrics.get(f"ask_{split}_{metric}:{q}", 0.0) for q in QTYPES]
+        values = [v if v == v else 0.0 for v in values]
+        ax.barh([y + i * height for y in range(len(QTYPES))], values, height,
+                label=f"{metric.replace('_', ' ')} ({split})")  # fmt: skip
+    ax.set_yticks([y + 1.5 * height for y in range(len(QTYPES))], QTYPES)
+    ax.set_xlim(0, 1.05)
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title("Answers per question type")
 
 
 def _pattern_table(patterns: dict[str, Any]) -> list[str]:
@@ -177,8 +235,8 @@ def _chart(result: Any, thresholds: dict[str, Any], path: Path) -> None:
         for n in names
         if n not in COUNTS and n in result.metrics
     ]
-    fig, (ax1, ax2, ax3) = plt.subplots(
-        1, 3, figsize=(19, 8), gridspec_kw={"width_ratios": [3, 2, 3]}
+    fig, (ax1, ax2, ax3, ax4) = plt.subplots(
+        1, 4, figsize=(25, 10), gridspec_kw={"width_ratios": [3, 2, 3, 3]}
     )
     ys = range(len(unit))
     values = [result.metrics[n] if result.metrics[n] == result.metrics[n] else 0 for n in unit]
@@ -203,6 +261,7 @@ def _chart(result: Any, thresholds: dict[str, Any], path: Path) -> None:
     ax2.legend()
     ax2.set_title("Retrieval modes")
     _pattern_chart(ax3, result.review_patterns)
+    _qtype_chart(ax4, result.metrics)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

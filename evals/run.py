@@ -30,6 +30,7 @@ from advisor import (
 from evals import metrics as m
 from evals.cases import CASE_RUNNERS, Tally
 from evals.perturb import negate, swap_entity, swap_number
+from evals.questions import evaluate_questions
 from evals.review import evaluate_reviews
 
 EVALS_DIR = Path(__file__).resolve().parent
@@ -73,6 +74,7 @@ class EvalResult:
     seconds: float = 0.0
     reviews: list[dict[str, Any]] = field(default_factory=list)
     review_patterns: dict[str, Any] = field(default_factory=dict)
+    questions: dict[str, Any] = field(default_factory=dict)  # rows per question split
 
 
 def load_golden(path: Path = GOLDEN) -> list[dict[str, Any]]:
@@ -158,10 +160,13 @@ def evaluate(
     if advisor.writer is not None:
         metrics.update(llm_metrics(tally.llm_answers))
     review_rows: list[dict[str, Any]] = []
+    question_rows: dict[str, Any] = {}
     review_patterns: dict[str, Any] = {}
     if reviews:
         review_metrics, review_rows, review_patterns = evaluate_reviews(advisor)
         metrics.update(review_metrics)
+        ask_metrics, question_rows = evaluate_questions(advisor)
+        metrics.update(ask_metrics)
     counts = {t: sum(1 for c in cases if c["type"] == t) for t in sorted(CASE_TYPES)}
     counts["answer_sentences"] = len(tally.grounded)
     return EvalResult(
@@ -173,6 +178,7 @@ def evaluate(
         time.perf_counter() - started,
         review_rows,
         review_patterns,
+        question_rows,
     )
 
 
@@ -302,6 +308,7 @@ def run(
                 "cases": result.cases,
                 "plan_reviews": result.reviews,
                 "review_patterns": result.review_patterns,
+                "questions": result.questions,
             },
             indent=2,
         ),

@@ -1,8 +1,10 @@
 """The offline answer writer: picks the passages' sentences that answer the question, cites each.
 
 Deterministic and LLM-free. Every sentence of an answer is a verbatim span of one retrieved
-passage and carries that passage's ``[n]``. Evidence (articles) and advice (notes) are
-written under separate headings so that a manager can tell them apart.
+passage and carries that passage's ``[n]``. The shape a manager reads in ten seconds: the
+direct answer first (the leading sentence of the answer entry whose phrasings match the
+question), then why (article evidence, cited), then what to do (advice from the notes and
+answers, cited), under separate headings so that evidence and advice can be told apart.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ from typing import Protocol
 
 import numpy as np
 
+from advisor.ask.entries import verbatim_span
+from advisor.ask.questions import question_type
 from advisor.ask.retrieval import Hit, Retrieval
 from advisor.config import Settings
-from advisor.contract import ADVICE_HEADING, EVIDENCE_HEADING
+from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING
 from advisor.knowledge.embeddings import Embedder, VectorCache
-from advisor.quoting import display, passage_units
+from advisor.quoting import display, leans_back, passage_units
 from advisor.text import content_terms
 
+# Note sections that describe the problem; a how-to question wants the remedy instead.
+_PROBLEM_SECTIONS = ("What it looks like", "How to spot it in a plan")
 _ADVICE_QUESTION = re.compile(
     r"(?i)^\s*(how|what should|what can|what do we|who should|which|should|when should|"
     r"where should|can we|do we|is it worth|what steps|what is the best|tips?)\b"
@@ -87,7 +93,8 @@ class ExtractiveComposer:
         weights = retrieval.term_weights or {t: 1.0 for t in content_terms(question)}
         total_weight = sum(weights.values()) or 1.0
         top_fused = max(h.fused for h in retrieval.hits) or 1.0
-        wants_advice = bool(_ADVICE_QUESTION.match(question))
+        qtype = question_type(question)
+        wants_advice = bool(_ADVICE_QUESTION.match(question)) or qtype == "how_to"
         scored: list[Segment] = []
         for unit, ((hit_idx, text, pos, dangling, pair), cos) in enumerate(
             zip(units, cosine, strict=True)
@@ -100,15 +107,141 @@ class ExtractiveComposer:
             kind = str(retrieval.hits[hit_idx].passage.meta.get("kind", "article"))
             score = 0.6 * float(cos) + 0.25 * overlap + 0.15 * prior
             score -= 0.08 if dangling else 0.0
-            score += 0.03 if wants_advice and kind == "note" else 0.0
+            score += 0.03 if wants_advice and kind != "article" else 0.0
+            section = str(retrieval.hits[hit_idx].passage.meta.get("section", ""))
+            if qtype == "how_to" and section in _PROBLEM_SECTIONS:
+                continue  # asked what to do: a sentence restating the problem does not answer
             scored.append(Segment(display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair))
-        chosen = _select(scored, vectors, s.max_answer_sentences)
+        lead = _direct_hit(retrieval, s.direct_answer_min)
+        if lead is not None:
+            own = [
+                Segment(display(text), hit, "answer", 1.0, (hit, pos), unit)
+                for unit, (hit, text, pos, _, pair) in enumerate(units)
+                if hit == lead and not pair
+            ]
+            own = _formed(own, scored, qtype)
+            return _direct(own, lead, scored, vectors, retrieval, s.max_answer_sentences)
+        chosen = _backed(_select(scored, vectors, s.max_answer_sentences), scored)
+        if qtype in _FORMS and chosen:
+            first = _formed(chosen, scored, qtype)[0]
+            if first is not chosen[0]:
+                rest = [seg for seg in chosen if seg is not first][: s.max_answer_sentences - 1]
+                ev = [seg for seg in rest if seg.kind == "article"]
+                adv = [seg for seg in rest if seg.kind != "article"]
+                parts: list[tuple[str, list[Segment]]] = [
+                    (DIRECT_HEADING, [first]),
+                    (EVIDENCE_HEADING, ev),
+                    (ADVICE_HEADING, adv),
+                ]
+                return Composition([(h, segs) for h, segs in parts if segs], retrieval.hits)
         evidence = [seg for seg in chosen if seg.kind == "article"]
         advice = [seg for seg in chosen if seg.kind != "article"]
         sections = [(EVIDENCE_HEADING, evidence), (ADVICE_HEADING, advice)]
         if wants_advice or (advice and advice[0].score > _best_score(evidence)):
             sections.reverse()
         return Composition([(h, segs) for h, segs in sections if segs], retrieval.hits)
+
+
+# What the first sentence of a figure or a who question must hold to answer it at all.
+_FORMS = {
+    "how_many": re.compile(
+        r"(?i)\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|several|half|"
+        r"third|quarter|dozen|hundreds?|thousands?|percent|majority|most|few)\b"
+    ),
+    "who": re.compile(
+        r"\b(CEO|CIO|CFO|COO|CRMO|IT|VP)\b|(?i:\b(director|officer|executive|board|"
+        r"sponsor|manager|owner|head of|department|chief|leader|steward|team|vice president)s?\b)"
+    ),
+}
+
+
+def _formed(segments: list[Segment], scored: list[Segment], qtype: str) -> list[Segment]:
+    """``segments`` led by a sentence of the form the question asks for, when one is close.
+
+    A figure question is led by a sentence with a figure, a who question by one naming a
+    role; the candidate must score at least 0.85 of the best candidate's score.
+    """
+    form = _FORMS.get(qtype)
+    if form is None or not segments or form.search(segments[0].text):
+        return segments
+    best = max((seg.score for seg in scored), default=0.0)
+    pool = [seg for seg in segments if form.search(seg.text)]
+    pool += sorted(
+        (seg for seg in scored if form.search(seg.text) and seg.score >= 0.85 * best),
+        key=lambda x: -x.score,
+    )
+    if not pool:
+        return segments
+    lead = pool[0]
+    return [lead, *[seg for seg in segments if seg is not lead]]
+
+
+def _direct_hit(retrieval: Retrieval, floor: float) -> int | None:
+    """The hit of the answer entry whose phrasing best matches the question, if close enough."""
+    best, pick = floor, None
+    for idx, hit in enumerate(retrieval.hits):
+        if hit.question_similarity is not None and hit.question_similarity >= best:
+            best, pick = hit.question_similarity, idx
+    return pick
+
+
+def _direct(
+    own: list[Segment],
+    lead: int,
+    scored: list[Segment],
+    vectors: np.ndarray,
+    retrieval: Retrieval,
+    limit: int,
+) -> Composition:
+    """The direct answer (``own``: the entry's sentences in order), then its article
+    evidence, then the rest of its advice and the notes' best sentences."""
+    hits = retrieval.hits
+    if not own:
+        return Composition([], hits)
+    evidence: list[Segment] = []
+    for quote in str(hits[lead].passage.meta.get("evidence", "")).split("\n")[:3]:
+        if leans_back(quote):
+            continue  # a sentence that leans on the one before it is not quoted alone
+        for idx, hit in enumerate(hits):
+            text = hit.passage.text
+            if (
+                quote
+                and hit.passage.meta.get("kind") == "article"
+                and quote in " ".join(text.split())
+            ):
+                span = verbatim_span(text, quote)
+                evidence.append(Segment(display(span), idx, "article", 1.0, (idx, 0)))
+                break
+    advice = own[1:4]
+    taken = [own[0], *advice]
+    best = max((seg.score for seg in scored), default=0.0)
+    room = limit - len(taken) - len(evidence)
+    for seg in sorted(scored, key=lambda x: (-x.score, x.order)):
+        if room <= 0 or seg.score < 0.8 * best:
+            break
+        if seg.kind != "note" or any(
+            float(vectors[seg.unit] @ vectors[c.unit]) > 0.8 for c in taken
+        ):
+            continue
+        if any(c.hit == seg.hit and _span(c) & _span(seg) for c in taken):
+            continue
+        advice.append(seg)
+        taken.append(seg)
+        room -= 1
+    sections = [(DIRECT_HEADING, own[:1]), (EVIDENCE_HEADING, evidence), (ADVICE_HEADING, advice)]
+    return Composition([(h, segs) for h, segs in sections if segs], hits)
+
+
+def _backed(chosen: list[Segment], scored: list[Segment]) -> list[Segment]:
+    """Advice backed by evidence: with no article sentence chosen, add the best one found."""
+    if not chosen or any(seg.kind == "article" for seg in chosen):
+        return chosen
+    best = max(
+        (seg for seg in scored if seg.kind == "article"), key=lambda x: x.score, default=None
+    )
+    if best is None or best.score < 0.6 * chosen[0].score:
+        return chosen
+    return [*chosen[:-1], best] if len(chosen) >= 6 else [*chosen, best]
 
 
 def _best_score(segments: list[Segment]) -> float:

@@ -19,9 +19,10 @@ from typing import Protocol
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from advisor.ask.answers import citation, extractive_answer, written_answer
+from advisor.ask.answers import citation, extractive_answer, reply_answer, written_answer
 from advisor.ask.compose import Generator
-from advisor.ask.questions import condense, is_follow_up
+from advisor.ask.intents import classify
+from advisor.ask.questions import condense, is_follow_up, question_type
 from advisor.ask.retrieval import HybridSearcher
 from advisor.ask.state import AskState, Focus
 from advisor.ask.writer import LLMWriter, Written
@@ -63,8 +64,25 @@ class AskPipeline:
         ) | RunnableLambda(self.retrieve, name="retrieve")
 
     def run(self, state: AskState) -> Iterator[StreamEvent]:
-        """Condense and retrieve now (errors raise here), then a generator of the events."""
+        """Condense and retrieve now (errors raise here), then a generator of the events.
+
+        Small talk, noise and other languages are not searched: they get their reply.
+        """
+        searcher = self.parts.searcher
+        state.intent = classify(state.question, searcher.known_word, searcher.relevance)
+        if state.intent.kind != "question":
+            return self.reply(state)
+        state.question_type = question_type(state.question)
         return self.events(self.chain.invoke(state))
+
+    def reply(self, state: AskState) -> Iterator[StreamEvent]:
+        """The reply to a turn that is not a question, stored like any turn."""
+        answer = reply_answer(state)
+        yield StreamEvent(kind="citations", citations=[])
+        yield StreamEvent(kind="delta", text=answer.answer)
+        answer.turn = self.parts.store.append(answer.conversation_id, state.question, answer)
+        answer.timings["total"] = time.perf_counter() - state.started
+        yield StreamEvent(kind="answer", answer=answer)
 
     def condense(self, state: AskState) -> AskState:
         """Fill ``standalone`` and ``query``: a follow-up on a review searches its finding."""
@@ -76,6 +94,7 @@ class AskPipeline:
         else:
             state.standalone = self._rewrite(state.question, state.history)
         state.query = strip_injection(state.standalone)[0]
+        state.uncovered = self.parts.searcher.uncovered(state.question)
         state.timings["condense"] = time.perf_counter() - t
         return state
 
@@ -93,6 +112,11 @@ class AskPipeline:
         state.retrieval = self.parts.searcher.search(
             state.standalone, mode=state.mode, cleaned=state.query
         )
+        named = [u for u in state.uncovered if u not in ("prices", "legal requirements")]
+        if named and state.question_type in ("choice", "how_many") and state.retrieval.passed_gate:
+            # The option to choose, or the figure asked for, is the thing the sources lack.
+            state.retrieval.passed_gate = False
+            state.retrieval.reason = f"the sources never mention {' or '.join(named)}"
         state.timings["retrieve"] = time.perf_counter() - t
         return state
 

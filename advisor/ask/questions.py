@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from advisor.contract import Turn
-from advisor.text import STOPWORDS, content_terms, tokens
+from advisor.text import content_terms
 
 _ANAPHOR = re.compile(
     r"(?i)\b(that|this|it|its|they|them|their|those|these|he|she|him|her|there|such|"
@@ -25,21 +25,70 @@ def is_follow_up(question: str) -> bool:
 
 
 def condense(question: str, history: list[Turn]) -> str:
-    """Rewrite a follow-up into a standalone query using the previous turn's topic."""
-    if not history or not is_follow_up(question):
+    """Rewrite a follow-up into a standalone question that reads as one.
+
+    The earlier question is named after the follow-up ("Who usually gets that job?
+    (following on from: What is a CRMO?)"), so the manager can read what was searched and
+    retrieval sees both. Only turns that asked a real question count as the earlier one.
+    """
+    asked = [t for t in history if getattr(t.answer, "intent", "question") == "question"]
+    if not asked or not is_follow_up(question):
         return question
-    previous = history[-1].standalone_question or history[-1].question
-    mine = set(content_terms(question))
-    topic: list[str] = []
-    for word in tokens(previous):
-        if word in STOPWORDS or word in _QUESTION_WORDS or len(word) < 2:
-            continue
-        if content_terms(word) and content_terms(word)[0] in mine:
-            continue
-        if word not in topic:
-            topic.append(word)
-    if not topic:
+    previous = _root(asked[-1])
+    if not content_terms(previous):
         return question
-    # Keep the user's casing of the topic words (CRMO, CIO) as they were written.
-    cased = {w.lower(): w for w in re.findall(r"[A-Za-z0-9'’]+", previous)}
-    return f"{question} (about: {' '.join(cased.get(w, w) for w in topic[:10])})"
+    return f"{question} (following on from: {previous})"
+
+
+def _root(turn: Turn) -> str:
+    """The question a turn asked, without the context an earlier follow-up added."""
+    standalone = turn.standalone_question or turn.question
+    return re.sub(r"\s*\((?:following on from|about): .*\)$", "", standalone) or turn.question
+
+
+# The question's form decides what the first sentence must give: a stance, the option
+# chosen, a role, a figure, a definition, a reason, a first step or the items of a list.
+# Each rule reads the question's own sentence, from the start of one of its clauses.
+_START = r"(?i)(?:^|[,;:]\s*)"
+_QTYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("how_many", re.compile(
+        r"(?i)\b(how (many|much|long|often|big|likely)|what (share|percentage|proportion|"
+        r"percent|fraction|portion|number|figure|rate)|what %|how high)\b")),
+    ("how_to", re.compile(
+        _START + r"(how (do|should|can|could|would|to|might|does one)|what (should|can|could|do)"
+        r" (we|i|you) (actually )?(do|change|try)|what steps|any (tips|advice)|tips?\b)")),
+    ("who", re.compile(
+        _START + r"(who|whom|whose)\b|\b(which|what) (role|person|people|team|department|"
+        r"executive|function|job title|manager)s?\b")),
+    ("choice", re.compile(r"(?i)\b(or|versus|vs\.?)\b[^?]*\?|\bwhich (is|one|option|approach)\b"
+                          r"|\bwhich of\b")),
+    ("why", re.compile(
+        _START + r"(why|how come)\b|\bwhat (causes|caused|makes)\b|\breasons? why\b")),
+    ("list", re.compile(
+        r"(?i)\b(what are the|list|name the|give me the|which (factors|reasons|steps|phases|"
+        r"signs|mistakes|things)|what (factors|phases|stages|steps|signs|mistakes|benefits|"
+        r"do we need))\b")),
+    ("definition", re.compile(
+        _START + r"(what('s| is| are| does)|define|meaning of|explain)\b[^?]{0,60}\??$|"
+        r"\bwhat (do|does) (they|it|that|this|the \w+) mean\b|\bwhat's that about\b")),
+    ("yes_no", re.compile(
+        _START + r"(is|are|do|does|did|can|could|should|would|will|has|have|was|were|must|"
+        r"may|shall|isn't|aren't|don't|doesn't|shouldn't|wouldn't|won't)\b|"
+        r"\b(good|bad|smart|wise|sensible) (idea|move|plan)\b|\bright\?$")),
+)  # fmt: skip
+QUESTION_TYPES = (*(name for name, _ in _QTYPES), "other")
+_FILLER = re.compile(r"(?i)^\W*(honestly|so|ok|okay|and|but|well|in a nutshell|quick one)\b[,\s]*")
+
+
+def question_type(question: str) -> str:
+    """The question's form: one of ``QUESTION_TYPES`` (first matching rule wins).
+
+    Only the asking sentence counts: the last one with a question mark, or the last one.
+    """
+    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
+    asked = next((p for p in reversed(parts) if p.endswith("?")), parts[-1] if parts else "")
+    asked = _FILLER.sub("", asked)
+    for name, rule in _QTYPES:
+        if rule.search(asked):
+            return name
+    return "other"

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 results fused by RRF, diversified by MMR, gated."""
+"""Hybrid retrieval: dense (Chroma), BM25 and question-phrasing results fused by RRF,
+diversified by MMR, gated; the article evidence behind a chosen answer entry comes along."""
 
 from __future__ import annotations
 
@@ -9,16 +10,25 @@ from dataclasses import dataclass, field
 import numpy as np
 from rank_bm25 import BM25Okapi
 
+from advisor.ask.entries import Entries
 from advisor.config import Settings
 from advisor.errors import RetrievalError
 from advisor.inputs import strip_injection
 from advisor.knowledge.embeddings import Embedder
 from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
-from advisor.text import content_terms, names, tokens
+from advisor.text import STOPWORDS, content_terms, names, tokens
 
 # A factual look-up ("what is", "which", "how much") rather than a request for advice.
 _LOOKUP = re.compile(r"(?i)^\s*(what|which|who|when|where|how much|how many)\b")
 _ABOUT_US = re.compile(r"(?i)\b(we|our|us|my|i)\b")
+# Facets of CRM buying the articles never discuss: prices and the law. A question on one of
+# these is told so, rather than answered with passages beside the point.
+_FACETS = {
+    **dict.fromkeys("price prices pricing priced cheaper cheapest expensive discount".split(),
+                    "prices"),
+    **dict.fromkeys("law laws legal legally legislation regulation regulations regulatory "
+                    "compliance compliant lawful".split(), "legal requirements"),
+}  # fmt: skip
 
 
 @dataclass
@@ -30,6 +40,9 @@ class Hit:
     fused: float  # reciprocal-rank-fusion score
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    question_similarity: float | None = None  # an answer entry: its best phrasing's cosine
+    phrasing: str = ""  # ... and that phrasing
+    fetched: bool = False  # brought in as the evidence of an answer entry, not searched
 
 
 @dataclass
@@ -55,9 +68,13 @@ class HybridSearcher:
         self.settings = settings
         self.lexical_weight = settings.lexical_weight
         corpus_terms = [
-            content_terms(f"{p.meta.get('title', '')} {p.meta.get('section', '')} {p.text}")
+            content_terms(
+                f"{p.meta.get('title', '')} {p.meta.get('section', '')} {p.text} "
+                f"{p.meta.get('questions', '')}"
+            )
             for p in snapshot.passages
         ]
+        self.entries = Entries(snapshot.passages, embedder)
         self._bm25 = BM25Okapi(corpus_terms)
         self._vocabulary = {t for terms in corpus_terms for t in terms}
         self._words = {w for p in snapshot.passages for w in tokens(p.text)}
@@ -108,11 +125,15 @@ class HybridSearcher:
         t1 = time.perf_counter()
         dense = self.dense(vector, s.k_dense) if mode != "bm25" else []
         lexical = self.lexical(cleaned, s.k_lexical) if mode != "dense" else []
+        asked = self.entries.similarity(vector) if mode != "bm25" and s.question_match else {}
+        phrased = sorted(asked.items(), key=lambda kv: -kv[1][0])[:3]
         fused: dict[int, float] = {}
-        for ranking, weight in ((dense, 1.0), (lexical, self.lexical_weight)):
+        for ranking, weight in ((dense, 1.0), (lexical, self.lexical_weight), (phrased, 1.0)):
             for rank, (idx, _) in enumerate(ranking):
                 fused[idx] = fused.get(idx, 0.0) + weight / (s.rrf_k + rank + 1)
         sims = self.snapshot.embeddings @ vector
+        for idx, (sim, _) in asked.items():
+            sims[idx] = max(float(sims[idx]), sim)
         dense_rank = {idx: r for r, (idx, _) in enumerate(dense)}
         lex_rank = {idx: r for r, (idx, _) in enumerate(lexical)}
         chosen = self._balance(self._mmr(list(fused), fused, s.k_final, s.mmr_lambda), fused, sims)
@@ -123,9 +144,12 @@ class HybridSearcher:
                 fused[i],
                 dense_rank.get(i),
                 lex_rank.get(i),
+                asked[i][0] if i in asked else None,
+                asked[i][1] if i in asked else "",
             )
             for i in chosen
         ]
+        hits += self._evidence_hits(hits, chosen, sims)
         best = max((h.similarity for h in hits), default=0.0)
         passed, reason = self._gate(cleaned, best)
         t2 = time.perf_counter()
@@ -142,6 +166,19 @@ class HybridSearcher:
                 for t in set(content_terms(cleaned))
             },
         )
+
+    def _evidence_hits(self, hits: list[Hit], chosen: list[int], sims: np.ndarray) -> list[Hit]:
+        """The article passages quoted as evidence by the leading answer entry, if not in."""
+        lead = next((h for h in hits[:3] if h.question_similarity is not None), None)
+        if lead is None:
+            return []
+        extra: list[Hit] = []
+        have = set(chosen)
+        for idx, _ in self.entries.evidence(self.snapshot.position[lead.passage.id]):
+            if idx not in have:
+                have.add(idx)
+                extra.append(Hit(self.snapshot.passages[idx], float(sims[idx]), 0.0, fetched=True))
+        return extra
 
     def _mmr(self, candidates: list[int], fused: dict[int, float], k: int, lam: float) -> list[int]:
         if not candidates:
@@ -166,9 +203,24 @@ class HybridSearcher:
         return chosen
 
     def _balance(self, chosen: list[int], fused: dict[int, float], sims: np.ndarray) -> list[int]:
-        """Make room for up to two passages of each kind, so evidence and advice both show."""
-        kind = [str(p.meta.get("kind", "")) for p in self.snapshot.passages]
+        """Make room for up to two passages of each kind, so evidence and advice both show.
+
+        At most two answer entries stay: the phrasings rank entries alone, and a third entry
+        would crowd out the passages that back it.
+        """
         floor = self.settings.min_sentence_relevance
+        raw = [str(p.meta.get("kind", "")) for p in self.snapshot.passages]
+        spare = sorted(
+            (i for i in fused if i not in chosen and raw[i] != "answer" and sims[i] >= floor),
+            key=lambda i: -fused[i],
+        )
+        for i in [i for i in chosen if raw[i] == "answer"][2:]:
+            if spare:
+                chosen[chosen.index(i)] = spare.pop(0)
+            else:
+                chosen.remove(i)
+        # Answer entries are advice in our own words, like the notes.
+        kind = [k.replace("answer", "note") for k in raw]
         for wanted in ("article", "note"):
             spare = sorted(
                 (i for i in fused if i not in chosen and kind[i] == wanted and sims[i] >= floor),
@@ -196,6 +248,23 @@ class HybridSearcher:
         if unknown and _LOOKUP.match(query) and not _ABOUT_US.search(query):
             return False, f"the sources never mention {', '.join(unknown)}"
         return True, ""
+
+    def relevance(self, text: str) -> float:
+        """The best cosine of the text, embedded as it is, to any passage; raises RetrievalError."""
+        return float((self.snapshot.embeddings @ self.embed(text)).max(initial=0.0))
+
+    def known_word(self, word: str) -> bool:
+        """True for a lower-case word of the corpus or a common English function word."""
+        return word in self._words or word in STOPWORDS
+
+    def uncovered(self, text: str) -> list[str]:
+        """What the text names that the sources never cover: unknown names, and facets of
+        the domain the corpus never discusses (a price, a law), each as written."""
+        found = self.unknown_names(text)
+        for word in re.findall(r"[A-Za-z]+", text):
+            if word.lower() in _FACETS:
+                found.append(_FACETS[word.lower()])
+        return list(dict.fromkeys(found))
 
     def unknown_names(self, text: str) -> list[str]:
         """Proper names in the text that the corpus never mentions (vendors, products, laws)."""

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from advisor.ask.compose import Composition
+from advisor.ask.intents import TurnIntent
 from advisor.ask.retrieval import Retrieval
 from advisor.contract import Finding, Review, Turn
 
@@ -33,4 +34,7 @@ class AskState:
     focus: Finding | None = None
     retrieval: Retrieval | None = None
     composition: Composition | None = None
+    intent: TurnIntent = field(default_factory=lambda: TurnIntent("question"))
+    question_type: str = ""
+    uncovered: list[str] = field(default_factory=list)  # named things the sources never cover
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step

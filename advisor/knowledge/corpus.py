@@ -1,4 +1,10 @@
-"""The corpus: load Markdown files with front matter, clean web clutter, split into passages."""
+"""The corpus: load Markdown files with front matter, clean web clutter, split into passages.
+
+Three kinds of file: ``articles/`` (the seed articles, word for word), ``notes/`` (advice in
+our own words, one per failure pattern or per topic) and ``answers/`` (short direct answers
+in our own words, each with the ``questions`` it answers in several phrasings and the
+``evidence``: sentences quoted verbatim from its ``sources`` articles).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,13 @@ from advisor.text import split_sentences
 
 __all__ = ["PATTERNS", "Passage", "SourceDoc", "load_corpus", "split_document", "split_sentences"]
 
-KINDS = ("article", "note")
+KINDS = ("article", "note", "answer")
+FOLDERS = ("articles", "notes", "answers")
+TOPICS = (
+    "user_adoption", "executive_sponsorship", "requirements_gathering", "vendor_selection",
+    "training", "change_management", "adoption", "sponsorship", "requirements",
+    "failure_rates", "crm_basics",
+)  # fmt: skip
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 _SYMBOL_ONLY = re.compile(r"^[\W_]*$")
 _WORD = re.compile(r"[A-Za-z0-9']+")
@@ -216,20 +228,31 @@ def _check_meta(meta: Any) -> str:
         return f"bad id {meta['id']!r} (lowercase letters, digits, - and _)"
     if meta["kind"] not in KINDS:
         return f"kind must be one of {', '.join(KINDS)}, not {meta['kind']!r}"
-    if meta["kind"] == "note":
-        if meta.get("pattern") not in PATTERNS:
-            return f"note pattern {meta.get('pattern')!r} is not a known failure pattern"
+    if meta["kind"] in ("note", "answer"):
+        topic = meta.get("pattern") or meta.get("topic")
+        if topic not in PATTERNS and topic not in TOPICS:
+            return (
+                f"{meta['kind']} pattern or topic {topic!r} is not a known failure pattern "
+                f"or topic (patterns: {', '.join(PATTERNS)}; topics: {', '.join(TOPICS)})"
+            )
         if not isinstance(meta.get("sources"), list):
-            return "note sources must be a list of article ids"
+            return f"{meta['kind']} sources must be a list of article ids"
+    if meta["kind"] == "answer":
+        for key in ("questions", "evidence"):
+            items = meta.get(key)
+            if (
+                not isinstance(items, list)
+                or not items
+                or not all(isinstance(q, str) and q.strip() for q in items)
+            ):
+                return f"answer {key} must be a non-empty list of strings"
     return ""
 
 
 def load_corpus(corpus_dir: Path) -> list[SourceDoc]:
-    """Load every article and note; collect all problems and raise them together."""
+    """Load every article, note and answer; collect all problems and raise them together."""
     rules = load_rules(corpus_dir / "cleaning.yaml")
-    files = sorted((corpus_dir / "articles").glob("*.md")) + sorted(
-        (corpus_dir / "notes").glob("*.md")
-    )
+    files = [path for folder in FOLDERS for path in sorted((corpus_dir / folder).glob("*.md"))]
     docs: list[SourceDoc] = []
     problems: list[tuple[str, str]] = []
     for path in files:
@@ -242,17 +265,35 @@ def load_corpus(corpus_dir: Path) -> list[SourceDoc]:
         if doc.id in seen:
             problems.append((str(doc.path), f"duplicate id {doc.id!r} (also {seen[doc.id].name})"))
         seen[doc.id] = doc.path
-    articles = {d.id for d in docs if d.kind == "article"}
-    for doc in docs:
-        unknown = [s for s in doc.meta.get("sources") or [] if s not in articles]
-        if doc.kind == "note" and unknown:
-            problems.append((str(doc.path), f"unknown source ids {unknown}"))
+    problems.extend(_check_sources(docs))
     if problems:
         listing = "; ".join(f"{Path(p).name}: {why}" for p, why in problems)
         raise CorpusError(f"{len(problems)} bad corpus file(s): {listing}", problems)
     if not docs:
         raise CorpusError(f"no corpus files under {corpus_dir}", [(str(corpus_dir), "empty")])
     return docs
+
+
+def _check_sources(docs: list[SourceDoc]) -> list[tuple[str, str]]:
+    """Notes and answers name known articles; an answer's evidence is quoted word for word."""
+    articles = {
+        d.id: _squash(" ".join(t for _, t in d.paragraphs)) for d in docs if d.kind == "article"
+    }
+    problems: list[tuple[str, str]] = []
+    for doc in docs:
+        sources = [str(s) for s in doc.meta.get("sources") or []]
+        unknown = [s for s in sources if s not in articles]
+        if doc.kind != "article" and unknown:
+            problems.append((str(doc.path), f"unknown source ids {unknown}"))
+        for quote in doc.meta.get("evidence") or [] if doc.kind == "answer" else []:
+            if not any(_squash(str(quote)) in articles.get(s, "") for s in sources):
+                problems.append((str(doc.path), f"evidence not found in its sources: {quote!r}"))
+    return problems
+
+
+def _squash(text: str) -> str:
+    """Whitespace folded to single spaces, for comparing quotes with wrapped text."""
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=4)
@@ -270,11 +311,15 @@ def _splitter(chunk_size: int) -> Any:
 def split_document(doc: SourceDoc, chunk_size: int = 600) -> list[Passage]:
     """Split a cleaned document into passages, never across note sections."""
     meta: dict[str, str] = {}
-    for key in ("author", "publication", "date", "pattern"):
+    for key in ("author", "publication", "date", "pattern", "topic"):
         if doc.meta.get(key):
             meta[key] = str(doc.meta[key])
     if doc.meta.get("sources"):
         meta["sources"] = ",".join(str(s) for s in doc.meta["sources"])
+    if doc.kind == "answer":
+        # Joined by a character no question contains; chroma metadata must be scalars.
+        meta["questions"] = "\n".join(str(q).strip() for q in doc.meta["questions"])
+        meta["evidence"] = "\n".join(_squash(str(q)) for q in doc.meta["evidence"])
     groups: list[tuple[str, list[str]]] = []
     for section, text in doc.paragraphs:
         if groups and groups[-1][0] == section:
@@ -282,8 +327,10 @@ def split_document(doc: SourceDoc, chunk_size: int = 600) -> list[Passage]:
         else:
             groups.append((section, [text]))
     passages: list[Passage] = []
+    # An answer entry stays whole: its first sentence must lead wherever its phrasings match.
+    size = 10 * chunk_size if doc.kind == "answer" else chunk_size
     for section, paras in groups:
-        for chunk in _splitter(chunk_size).split_text("\n\n".join(paras)):
+        for chunk in _splitter(size).split_text("\n\n".join(paras)):
             text = chunk.strip()
             if text:
                 passages.append(

@@ -17,6 +17,7 @@
   const CONV = "crm-advisor:conversation";
   const KEY = "crm-advisor:key";
   const HEADINGS = {
+    "In short:": "direct",
     "What the sources say:": "evidence",
     "What we advise:": "advice",
   };
@@ -178,14 +179,14 @@
       const summary = el("summary");
       summary.appendChild(el("span", "num", `[${c.n}] `));
       summary.appendChild(el("span", "title", c.title + (c.section ? ` — ${c.section}` : "")));
-      const advice = c.kind === "note";
+      const advice = c.kind !== "article";
       summary.appendChild(el("span", "badge " + (advice ? "advice" : "evidence"),
         advice ? "advice" : "evidence"));
       item.appendChild(summary);
       item.appendChild(el("blockquote", null, c.quote));
       const origin = [c.author, c.publication, c.date].filter(Boolean).join(" · ");
       item.appendChild(el("p", "origin",
-        origin || (advice ? "CRM Advisor best-practice note" : "")));
+        origin || (advice ? (c.kind === "answer" ? "CRM Advisor direct answer" : "CRM Advisor best-practice note") : "")));
       box.appendChild(item);
     }
     return box;

@@ -80,7 +80,7 @@ def test_sources_lists_articles_with_attribution(data: Path) -> None:
     out = run("sources", "--json", data=data)
     docs = {d["doc_id"]: d for d in json.loads(out.stdout)}
     assert docs["accountability-users"]["author"] == "Chris Selland"
-    assert sum(1 for d in docs.values() if d["kind"] == "note") == 12
+    assert sum(1 for d in docs.values() if d["kind"] == "note") == 18  # 12 patterns, 6 topics
 
 
 def test_empty_question_is_a_usage_error(data: Path) -> None:
@@ -98,7 +98,7 @@ def test_chat_understands_follow_ups(data: Path) -> None:
     out = run("chat", data=data, stdin="What is a CRMO?\nWho usually gets that job?\n/quit\n")
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("advisor>") == 2
-    assert "CRMO role will often go to the CIO" in out.stdout.split("advisor>")[2]
+    assert "go to the CIO" in out.stdout.split("advisor>")[2]
 
 
 def test_review_a_file_as_json_then_follow_up(data: Path, tmp_path: Path) -> None:

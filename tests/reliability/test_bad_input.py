@@ -475,6 +475,16 @@ CORPUS_CASES: list[tuple[str, bytes, str]] = [
         "not a known failure pattern",
     ),
     ("corpus-body-empty", GOOD_HEAD.encode() + b"\n\n", "empty"),
+    (
+        "corpus-answer-evidence-not-quoted",
+        GOOD_HEAD.replace("kind: note", "kind: answer")
+        .replace(
+            "sources:", "questions: [Is budget needed?]\nevidence: [Budgets are made up.]\nsources:"
+        )
+        .encode()
+        + b"Yes: a CRM project needs its own budget for people and training.\n",
+        "evidence not found",
+    ),
 ]
 
 

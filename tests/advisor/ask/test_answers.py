@@ -8,7 +8,7 @@ import pytest
 
 from advisor.ask.questions import condense, is_follow_up
 from advisor.config import PROJECT_ROOT
-from advisor.contract import ADVICE_HEADING, EVIDENCE_HEADING, Answer, Turn
+from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING, Answer, Turn
 from advisor.errors import InvalidInputError
 from advisor.facade import Advisor
 from advisor.inputs import clean_question
@@ -35,7 +35,7 @@ def corpus_passages() -> set[str]:
 def _sentences(answer: Answer) -> list[tuple[str, int]]:
     out = []
     for line in answer.answer.splitlines():
-        if not line.strip() or line in (EVIDENCE_HEADING, ADVICE_HEADING):
+        if not line.strip() or line in (DIRECT_HEADING, EVIDENCE_HEADING, ADVICE_HEADING):
             continue
         assert line.startswith("- "), line
         m = MARKER.search(line)
@@ -67,11 +67,11 @@ def test_advice_is_kept_apart_from_evidence(advisor: Advisor) -> None:
     by_n = {c.n: c for c in answer.citations}
     section = None
     for line in answer.answer.splitlines():
-        if line in (EVIDENCE_HEADING, ADVICE_HEADING):
+        if line in (DIRECT_HEADING, EVIDENCE_HEADING, ADVICE_HEADING):
             section = line
         elif m := MARKER.search(line):
             kind = by_n[int(m.group(1))].kind
-            assert kind == ("article" if section == EVIDENCE_HEADING else "note")
+            assert (kind == "article") == (section == EVIDENCE_HEADING), (section, kind)
 
 
 def test_too_broad_cites_the_boil_the_ocean_passage(advisor: Advisor) -> None:
@@ -136,7 +136,7 @@ def test_condense_rules() -> None:
         )
     ]
     assert condense("Who usually gets that job?", history) == (
-        "Who usually gets that job? (about: CRMO)"
+        "Who usually gets that job? (following on from: What is a CRMO?)"
     )
     standalone = "Why do CRM projects fail because of poor data quality?"
     assert not is_follow_up(standalone)

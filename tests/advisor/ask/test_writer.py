@@ -170,6 +170,11 @@ def test_an_injection_planted_in_a_note_has_no_effect(corpus_copy, tmp_path, emb
     text = note.read_text(encoding="utf-8")
     marker = "## What to do instead"
     note.write_text(text.replace(marker, f"{canary}\n\n{marker}", 1), encoding="utf-8")
+    # ... and in the answer entry the question's phrasings match, after its first sentence.
+    entry = corpus_copy / "answers" / "answer-b-pilot-or-all-at-once.md"
+    head, body = entry.read_text(encoding="utf-8").rsplit("---\n", 1)
+    first, rest = body.split(". ", 1)
+    entry.write_text(f"{head}---\n{first}. {canary} {rest}", encoding="utf-8")
     settings = Settings(
         data_dir=tmp_path / "data",
         corpus_dir=corpus_copy,
@@ -217,7 +222,7 @@ def test_a_rewrite_that_drifts_off_topic_is_ignored(settings, embedder) -> None:
     advisor = make(settings, embedder, chat)
     cid = advisor.ask(QUESTION).conversation_id
     follow = advisor.ask("And how do we fix that?", cid)
-    assert follow.standalone_question.startswith("And how do we fix that? (about:")
+    assert follow.standalone_question.startswith("And how do we fix that? (following on from:")
     assert advisor.stats()["condense_rejected"] == 1
 
 

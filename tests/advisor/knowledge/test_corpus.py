@@ -50,9 +50,20 @@ def test_the_five_articles_and_twelve_notes_load(docs) -> None:  # type: ignore[
     articles = [d for d in docs.values() if d.kind == "article"]
     notes = [d for d in docs.values() if d.kind == "note"]
     assert len(articles) == 5
-    assert {n.meta["pattern"] for n in notes} == set(PATTERNS)
+    assert {n.meta["pattern"] for n in notes if "pattern" in n.meta} == set(PATTERNS)
+    assert len([n for n in notes if "topic" in n.meta]) == 6
     for note in notes:
         assert set(note.meta["sources"]) <= {a.id for a in articles}
+
+
+def test_every_answer_entry_quotes_its_evidence_word_for_word(docs) -> None:  # type: ignore[no-untyped-def]
+    answers = [d for d in docs.values() if d.kind == "answer"]
+    assert len(answers) >= 60
+    bodies = {d.id: " ".join(d.body.split()) for d in docs.values() if d.kind == "article"}
+    for entry in answers:
+        assert len(entry.meta["questions"]) >= 3, entry.id
+        for quote in entry.meta["evidence"]:
+            assert any(" ".join(quote.split()) in bodies[s] for s in entry.meta["sources"]), quote
 
 
 def test_articles_keep_the_seed_text_verbatim() -> None:
