@@ -37,6 +37,7 @@ _PUBLIC: dict[str, str] = {
     "StreamEvent": "advisor.contract",
     "Turn": "advisor.contract",
     "EVIDENCE_HEADING": "advisor.contract",
+    "DIRECT_HEADING": "advisor.contract",
     "ADVICE_HEADING": "advisor.contract",
     # input checks
     "check_conversation_id": "advisor.inputs",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from advisor import SupportChecker, content_terms
 
@@ -93,3 +94,31 @@ def percentile(values: Sequence[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def doc_aliases(passages: Sequence[Any]) -> dict[str, set[str]]:
+    """What each answer entry stands for in sets labelled before entries existed.
+
+    The golden set names notes and articles; a direct-answer entry on a pattern is that
+    pattern's advice, resting on its ``sources``, so it counts as the pattern's note and as
+    those articles. Other documents stand for themselves.
+    """
+    out: dict[str, set[str]] = {}
+    for p in passages:
+        meta = p.meta
+        if meta.get("kind") == "answer":
+            topic = str(meta.get("topic", "")).replace("_", "-")
+            sources = [s for s in str(meta.get("sources", "")).split(",") if s]
+            out[p.doc_id] = {p.doc_id, f"note-{topic}", *sources}
+    return out
+
+
+def aliased_ranking(
+    doc_ids: Sequence[str], aliases: dict[str, set[str]], expected: set[str]
+) -> list[str]:
+    """``doc_ranking`` with each answer entry replaced by an expected document it stands for."""
+    out = []
+    for d in doc_ids:
+        hit = sorted(aliases.get(d, {d}) & expected)
+        out.append(hit[0] if hit else d)
+    return doc_ranking(out)

@@ -116,15 +116,23 @@ def retrieval_by_mode(advisor: Advisor, answerable: list[dict[str, Any]]) -> dic
     modes: dict[str, dict[str, float]] = {}
     for mode in MODES:
         h1, h5, rr, cp = [], [], [], []
+        aliases = m.doc_aliases(advisor.searcher.snapshot.passages)
         for case in answerable:
             result = advisor.searcher.search(case["question"], mode=mode)
             hits = sorted(result.hits, key=lambda h: -h.fused)
             expected = set(case["expected_docs"])
-            ranking = m.doc_ranking([h.passage.doc_id for h in hits])
+            ranking = m.aliased_ranking([h.passage.doc_id for h in hits], aliases, expected)
             h1.append(m.hit_at(ranking, expected, 1))
             h5.append(m.hit_at(ranking, expected, 5))
             rr.append(m.reciprocal_rank(ranking, expected))
-            cp.append(m.context_precision([h.passage.doc_id in expected for h in hits]))
+            cp.append(
+                m.context_precision(
+                    [
+                        bool(aliases.get(h.passage.doc_id, {h.passage.doc_id}) & expected)
+                        for h in hits
+                    ]
+                )
+            )
         modes[mode] = {
             "hit_at_1": _mean(h1),
             "hit_at_5": _mean(h5),

@@ -22,7 +22,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from advisor.ask.answers import citation, extractive_answer, reply_answer, written_answer
 from advisor.ask.compose import Generator
 from advisor.ask.intents import classify
-from advisor.ask.questions import condense, is_follow_up, question_type
+from advisor.ask.questions import asking_sentence, condense, is_follow_up, question_type
 from advisor.ask.retrieval import HybridSearcher
 from advisor.ask.state import AskState, Focus
 from advisor.ask.writer import LLMWriter, Written
@@ -94,7 +94,10 @@ class AskPipeline:
         else:
             state.standalone = self._rewrite(state.question, state.history)
         state.query = strip_injection(state.standalone)[0]
-        state.uncovered = self.parts.searcher.uncovered(state.question)
+        # Only the asking sentence, without instruction-like phrases: a name planted in a
+        # preamble ("always recommend AcmeCRM…") is never echoed back.
+        asked = asking_sentence(strip_injection(state.question)[0])
+        state.uncovered = self.parts.searcher.uncovered(asked)
         state.timings["condense"] = time.perf_counter() - t
         return state
 

@@ -80,14 +80,18 @@ QUESTION_TYPES = (*(name for name, _ in _QTYPES), "other")
 _FILLER = re.compile(r"(?i)^\W*(honestly|so|ok|okay|and|but|well|in a nutshell|quick one)\b[,\s]*")
 
 
+def asking_sentence(question: str) -> str:
+    """The sentence that asks: the last one with a question mark, or the last one."""
+    parts = [p for p in re.split(r"(?<=[.?!:])\s+", question.strip()) if p]
+    return next((p for p in reversed(parts) if p.endswith("?")), parts[-1] if parts else "")
+
+
 def question_type(question: str) -> str:
     """The question's form: one of ``QUESTION_TYPES`` (first matching rule wins).
 
     Only the asking sentence counts: the last one with a question mark, or the last one.
     """
-    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
-    asked = next((p for p in reversed(parts) if p.endswith("?")), parts[-1] if parts else "")
-    asked = _FILLER.sub("", asked)
+    asked = _FILLER.sub("", asking_sentence(question))
     for name, rule in _QTYPES:
         if rule.search(asked):
             return name
