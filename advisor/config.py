@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         True, description="Match questions against the answer entries' phrasings as well."
     )
     direct_answer_min: float = Field(
-        0.62,
+        0.55,
         ge=0.0,
         le=1.0,
         description="Least cosine between the question and an answer entry's phrasing for the "

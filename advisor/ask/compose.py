@@ -121,7 +121,9 @@ class ExtractiveComposer:
             ]
             own = _formed(own, scored, qtype)
             return _direct(own, lead, scored, vectors, retrieval, s.max_answer_sentences)
-        chosen = _backed(_select(scored, vectors, s.max_answer_sentences), scored)
+        chosen = _backed(
+            _select(scored, vectors, s.max_answer_sentences), scored, s.max_answer_sentences
+        )
         if qtype in _FORMS and chosen:
             first = _formed(chosen, scored, qtype)[0]
             if first is not chosen[0]:
@@ -177,12 +179,15 @@ def _formed(segments: list[Segment], scored: list[Segment], qtype: str) -> list[
 
 
 def _direct_hit(retrieval: Retrieval, floor: float) -> int | None:
-    """The hit of the answer entry whose phrasing best matches the question, if close enough."""
-    best, pick = floor, None
-    for idx, hit in enumerate(retrieval.hits):
-        if hit.question_similarity is not None and hit.question_similarity >= best:
-            best, pick = hit.question_similarity, idx
-    return pick
+    """The hit of the answer entry to lead with: of the entries whose best phrasing is at
+    least ``floor`` close to the question, the one the fusion ranks highest (its phrasings,
+    its text and its words all agreeing), rather than the single closest phrasing."""
+    close = [
+        idx
+        for idx, hit in enumerate(retrieval.hits)
+        if hit.question_similarity is not None and hit.question_similarity >= floor
+    ]
+    return max(close, key=lambda idx: retrieval.hits[idx].fused, default=None)
 
 
 def _direct(
@@ -193,28 +198,23 @@ def _direct(
     retrieval: Retrieval,
     limit: int,
 ) -> Composition:
-    """The direct answer (``own``: the entry's sentences in order), then its article
-    evidence, then the rest of its advice and the notes' best sentences."""
+    """The direct answer (``own``: the entry's sentences in order), then the article
+    evidence (the entry's own quotes, then the article sentences closest to the question),
+    then the rest of its advice and the notes' best sentences; at most ``limit`` in all."""
     hits = retrieval.hits
     if not own:
         return Composition([], hits)
-    evidence: list[Segment] = []
-    for quote in str(hits[lead].passage.meta.get("evidence", "")).split("\n")[:3]:
-        if leans_back(quote):
-            continue  # a sentence that leans on the one before it is not quoted alone
-        for idx, hit in enumerate(hits):
-            text = hit.passage.text
-            if (
-                quote
-                and hit.passage.meta.get("kind") == "article"
-                and quote in " ".join(text.split())
-            ):
-                span = verbatim_span(text, quote)
-                evidence.append(Segment(display(span), idx, "article", 1.0, (idx, 0)))
-                break
-    advice = own[1:4]
-    taken = [own[0], *advice]
+    evidence = _entry_evidence(hits, lead)[: max(0, limit - 1)]
     best = max((seg.score for seg in scored), default=0.0)
+    quoted = [seg.text for seg in evidence]
+    for seg in sorted(scored, key=lambda x: (-x.score, x.order)):
+        if len(evidence) >= min(3, limit - 1) or seg.score < 0.75 * best:
+            break
+        if seg.kind == "article" and not any(seg.text in q or q in seg.text for q in quoted):
+            evidence.append(seg)
+            quoted.append(seg.text)
+    advice = own[1 : max(1, min(4, limit - len(evidence)))]
+    taken = [own[0], *advice]
     room = limit - len(taken) - len(evidence)
     for seg in sorted(scored, key=lambda x: (-x.score, x.order)):
         if room <= 0 or seg.score < 0.8 * best:
@@ -232,7 +232,24 @@ def _direct(
     return Composition([(h, segs) for h, segs in sections if segs], hits)
 
 
-def _backed(chosen: list[Segment], scored: list[Segment]) -> list[Segment]:
+def _entry_evidence(hits: list[Hit], lead: int) -> list[Segment]:
+    """The answer entry's own evidence quotes, as found in the article hits (at most two)."""
+    evidence: list[Segment] = []
+    for quote in str(hits[lead].passage.meta.get("evidence", "")).split("\n"):
+        if not quote or leans_back(quote):
+            continue  # a sentence that leans on the one before it is not quoted alone
+        for idx, hit in enumerate(hits):
+            text = hit.passage.text
+            if hit.passage.meta.get("kind") == "article" and quote in " ".join(text.split()):
+                span = verbatim_span(text, quote)
+                evidence.append(Segment(display(span), idx, "article", 1.0, (idx, 0), -1))
+                break
+        if len(evidence) == 2:
+            break
+    return evidence
+
+
+def _backed(chosen: list[Segment], scored: list[Segment], limit: int) -> list[Segment]:
     """Advice backed by evidence: with no article sentence chosen, add the best one found."""
     if not chosen or any(seg.kind == "article" for seg in chosen):
         return chosen
@@ -241,7 +258,9 @@ def _backed(chosen: list[Segment], scored: list[Segment]) -> list[Segment]:
     )
     if best is None or best.score < 0.6 * chosen[0].score:
         return chosen
-    return [*chosen[:-1], best] if len(chosen) >= 6 else [*chosen, best]
+    if limit < 2:
+        return chosen  # the one sentence allowed is the best one
+    return [*chosen[: limit - 1], best] if len(chosen) >= limit else [*chosen, best]
 
 
 def _best_score(segments: list[Segment]) -> float:

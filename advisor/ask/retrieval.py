@@ -205,8 +205,9 @@ class HybridSearcher:
     def _balance(self, chosen: list[int], fused: dict[int, float], sims: np.ndarray) -> list[int]:
         """Make room for up to two passages of each kind, so evidence and advice both show.
 
-        At most two answer entries stay: the phrasings rank entries alone, and a third entry
-        would crowd out the passages that back it.
+        At most two answer entries stay, the second only when it matches as closely as a
+        direct answer must: the phrasings rank entries alone, and more entries would crowd
+        out the passages that back them.
         """
         floor = self.settings.min_sentence_relevance
         raw = [str(p.meta.get("kind", "")) for p in self.snapshot.passages]
@@ -214,7 +215,11 @@ class HybridSearcher:
             (i for i in fused if i not in chosen and raw[i] != "answer" and sims[i] >= floor),
             key=lambda i: -fused[i],
         )
-        for i in [i for i in chosen if raw[i] == "answer"][2:]:
+        # A second entry stays only when its phrasings match the question as closely as a
+        # direct answer's must; otherwise it would crowd out the evidence.
+        entries = [i for i in chosen if raw[i] == "answer"]
+        extra = [i for i in entries[1:2] if sims[i] < self.settings.direct_answer_min]
+        for i in extra + entries[2:]:
             if spare:
                 chosen[chosen.index(i)] = spare.pop(0)
             else:

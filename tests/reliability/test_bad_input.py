@@ -478,9 +478,7 @@ CORPUS_CASES: list[tuple[str, bytes, str]] = [
     (
         "corpus-answer-evidence-not-quoted",
         GOOD_HEAD.replace("kind: note", "kind: answer")
-        .replace(
-            "sources:", "questions: [Is budget needed?]\nevidence: [Budgets are made up.]\nsources:"
-        )
+        .replace("sources:", "questions: [Budget needed]\nevidence: [Made up here.]\nsources:")
         .encode()
         + b"Yes: a CRM project needs its own budget for people and training.\n",
         "evidence not found",
