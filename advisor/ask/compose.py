@@ -119,13 +119,13 @@ class ExtractiveComposer:
                 for unit, (hit, text, pos, _, pair) in enumerate(units)
                 if hit == lead and not pair
             ]
-            own = _formed(own, scored, qtype)
+            own = _formed(own, scored, qtype, question)
             return _direct(own, lead, scored, vectors, retrieval, s.max_answer_sentences)
         chosen = _backed(
             _select(scored, vectors, s.max_answer_sentences), scored, s.max_answer_sentences
         )
         if qtype in _FORMS and chosen:
-            first = _formed(chosen, scored, qtype)[0]
+            first = _formed(chosen, scored, qtype, question)[0]
             if first is not chosen[0]:
                 rest = [seg for seg in chosen if seg is not first][: s.max_answer_sentences - 1]
                 ev = [seg for seg in rest if seg.kind == "article"]
@@ -157,19 +157,30 @@ _FORMS = {
 }
 
 
-def _formed(segments: list[Segment], scored: list[Segment], qtype: str) -> list[Segment]:
+def _formed(
+    segments: list[Segment], scored: list[Segment], qtype: str, question: str
+) -> list[Segment]:
     """``segments`` led by a sentence of the form the question asks for, when one is close.
 
     A figure question is led by a sentence with a figure, a who question by one naming a
-    role; the candidate must score at least 0.85 of the best candidate's score.
+    role, in each case one the question does not name itself ("who gets the CRMO job?" is
+    not answered by a sentence about the CRMO); a candidate from outside ``segments`` must
+    score at least 0.85 of the best candidate's score.
     """
     form = _FORMS.get(qtype)
-    if form is None or not segments or form.search(segments[0].text):
+    if form is None or not segments:
+        return segments
+    asked = {m.group(0).lower() for m in form.finditer(question)}
+
+    def answers(seg: Segment) -> bool:
+        return any(m.group(0).lower() not in asked for m in form.finditer(seg.text))
+
+    if answers(segments[0]):
         return segments
     best = max((seg.score for seg in scored), default=0.0)
-    pool = [seg for seg in segments if form.search(seg.text)]
+    pool = [seg for seg in segments if answers(seg)]
     pool += sorted(
-        (seg for seg in scored if form.search(seg.text) and seg.score >= 0.85 * best),
+        (seg for seg in scored if answers(seg) and seg.score >= 0.85 * best),
         key=lambda x: -x.score,
     )
     if not pool:
