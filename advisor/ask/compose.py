@@ -157,6 +157,9 @@ _FORMS = {
 }
 
 
+_TITLES = re.compile(r"\b(CEO|CIO|CFO|COO|CMO|CTO|CRMO|VP|\d[\d,.]*%?)\b")
+
+
 def _formed(
     segments: list[Segment], scored: list[Segment], qtype: str, question: str
 ) -> list[Segment]:
@@ -173,7 +176,13 @@ def _formed(
     asked = {m.group(0).lower() for m in form.finditer(question)}
 
     def answers(seg: Segment) -> bool:
-        return any(m.group(0).lower() not in asked for m in form.finditer(seg.text))
+        named = {m.group(0).lower() for m in form.finditer(seg.text)}
+        if named & asked:
+            # A sentence about the role asked of answers only by naming a title beside it
+            # ("A CIO … can fill the CRMO role"), not a generic noun ("a CRM officer").
+            titles = {m.group(0).lower() for m in _TITLES.finditer(seg.text)}
+            return bool(titles - asked)
+        return bool(named)
 
     if answers(segments[0]):
         return segments
