@@ -230,7 +230,9 @@ def _direct(
     for seg in sorted(scored, key=lambda x: (-x.score, x.order)):
         if len(evidence) >= min(3, limit - 1) or seg.score < 0.75 * best:
             break
-        if seg.kind == "article" and not any(seg.text in q or q in seg.text for q in quoted):
+        if seg.kind != "article" or seg.pair or leans_back(seg.text):
+            continue  # evidence quoted beside a direct answer must stand on its own
+        if not any(seg.text in q or q in seg.text for q in quoted):
             evidence.append(seg)
             quoted.append(seg.text)
     advice = own[1 : max(1, min(4, limit - len(evidence)))]
