@@ -174,15 +174,16 @@ def _formed(
     if form is None or not segments:
         return segments
     asked = {m.group(0).lower() for m in form.finditer(question)}
+    titled = bool(_TITLES.search(question))
 
     def answers(seg: Segment) -> bool:
         named = {m.group(0).lower() for m in form.finditer(seg.text)}
-        if named & asked:
-            # A sentence about the role asked of answers only by naming a title beside it
+        if titled and named & asked:
+            # A sentence about the titled role asked of answers only by naming another title
             # ("A CIO … can fill the CRMO role"), not a generic noun ("a CRM officer").
             titles = {m.group(0).lower() for m in _TITLES.finditer(seg.text)}
             return bool(titles - asked)
-        return bool(named)
+        return bool(named - asked)
 
     if answers(segments[0]):
         return segments
