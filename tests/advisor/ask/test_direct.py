@@ -65,6 +65,11 @@ def test_a_who_question_is_led_by_a_role_it_did_not_name(advisor: Advisor) -> No
     assert "CIO" in lead, lead
 
 
+def test_a_who_question_about_an_untitled_role_is_led_by_the_role(advisor: Advisor) -> None:
+    lead = cited_sentences(advisor.ask("Who should sponsor our CRM programme?").answer)[0][0]
+    assert "executive" in lead, lead
+
+
 def test_an_uncovered_law_is_named_and_the_rest_answered(advisor: Advisor) -> None:
     answer = advisor.ask("What does GDPR require us to do with customer data in the CRM?")
     assert answer.uncovered == ["GDPR"]
