@@ -111,8 +111,10 @@ class ExtractiveComposer:
             section = str(retrieval.hits[hit_idx].passage.meta.get("section", ""))
             if qtype == "how_to" and section in _PROBLEM_SECTIONS:
                 continue  # asked what to do: a sentence restating the problem does not answer
+            if kind == "answer" and _STANCE.match(text):
+                continue  # "No: …" answers its own entry's question, not this one
             scored.append(Segment(display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair))
-        lead = _direct_hit(retrieval, s.direct_answer_min)
+        lead = _direct_hit(retrieval, s.direct_answer_min, qtype)
         if lead is not None:
             own = [
                 Segment(display(text), hit, "answer", 1.0, (hit, pos), unit)
@@ -157,6 +159,7 @@ _FORMS = {
 }
 
 
+_STANCE = re.compile(r"^\W*(yes|no)\b", re.I)
 _TITLES = re.compile(r"\b(CEO|CIO|CFO|COO|CMO|CTO|CRMO|VP|\d[\d,.]*%?)\b")
 
 
@@ -199,16 +202,23 @@ def _formed(
     return [lead, *[seg for seg in segments if seg is not lead]]
 
 
-def _direct_hit(retrieval: Retrieval, floor: float) -> int | None:
+def _direct_hit(retrieval: Retrieval, floor: float, qtype: str) -> int | None:
     """The hit of the answer entry to lead with: of the entries whose best phrasing is at
     least ``floor`` close to the question, the one the fusion ranks highest (its phrasings,
-    its text and its words all agreeing), rather than the single closest phrasing."""
-    close = [
-        idx
-        for idx, hit in enumerate(retrieval.hits)
-        if hit.question_similarity is not None and hit.question_similarity >= floor
-    ]
-    return max(close, key=lambda idx: retrieval.hits[idx].fused, default=None)
+    its text and its words all agreeing), rather than the single closest phrasing.
+
+    An entry written for the same form of question comes first; an entry that opens with a
+    stance ("Yes, …", "No: …") leads only a yes/no or choice question.
+    """
+    close = []
+    for idx, hit in enumerate(retrieval.hits):
+        if hit.question_similarity is None or hit.question_similarity < floor:
+            continue
+        if _STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"):
+            continue
+        same = question_type(str(hit.passage.meta.get("title", ""))) == qtype
+        close.append((same, hit.fused, idx))
+    return max(close)[2] if close else None
 
 
 def _direct(

@@ -116,8 +116,9 @@ class AskPipeline:
             state.standalone, mode=state.mode, cleaned=state.query
         )
         named = [u for u in state.uncovered if u not in ("prices", "legal requirements")]
-        if named and state.question_type in ("choice", "how_many") and state.retrieval.passed_gate:
-            # The option to choose, or the figure asked for, is the thing the sources lack.
+        asks_of_it = state.question_type in ("choice", "how_many", "definition", "other")
+        if named and asks_of_it and state.retrieval.passed_gate:
+            # The option to choose, the figure or the meaning asked for is what they lack.
             state.retrieval.passed_gate = False
             state.retrieval.reason = f"the sources never mention {' or '.join(named)}"
         state.timings["retrieve"] = time.perf_counter() - t

@@ -280,7 +280,9 @@ class PlanReviewer:
         leans = _LEANS_ON_REVIEW.search(question)
         first = review.findings[0]
         j = self.patterns.index(first.pattern) if first.pattern in self.patterns else -1
-        return first if leans and j >= 0 and sims[j] >= FOCUS_FLOOR else None
+        # "why is that a problem?" names nothing of its own: it is about the first red flag.
+        bare = len(asked) <= 1
+        return first if leans and j >= 0 and (sims[j] >= FOCUS_FLOOR or bare) else None
 
 
 def red_flags(readings: list[Reading]) -> list[Reading]:

@@ -71,9 +71,14 @@ def test_a_who_question_about_an_untitled_role_is_led_by_the_role(advisor: Advis
 
 
 def test_an_uncovered_law_is_named_and_the_rest_answered(advisor: Advisor) -> None:
-    answer = advisor.ask("What does GDPR require us to do with customer data in the CRM?")
-    assert answer.uncovered == ["GDPR"]
+    answer = advisor.ask("How should we clean our customer data for GDPR before the CRM goes live?")
+    assert answer.answered and answer.uncovered == ["GDPR"]
     assert answer.answer.startswith("My sources do not cover GDPR.")
+
+
+def test_a_question_only_about_an_uncovered_law_is_refused(advisor: Advisor) -> None:
+    answer = advisor.ask("What does GDPR require us to do with customer data in the CRM?")
+    assert not answer.answered and "GDPR" in answer.refusal_reason
 
 
 def test_a_choice_between_vendors_the_sources_never_mention_is_refused(advisor: Advisor) -> None:
