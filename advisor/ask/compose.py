@@ -82,6 +82,42 @@ class ExtractiveComposer:
         self._cache.vectors(texts)
         return texts
 
+    def _score(
+        self,
+        question: str,
+        retrieval: Retrieval,
+        units: list[tuple[int, str, int, bool, bool]],
+        vectors: np.ndarray,
+        qtype: str,
+        wants_advice: bool,
+    ) -> list[Segment]:
+        """Each quotable sentence close enough to the question, with its score: cosine,
+        IDF-weighted word overlap and passage rank, less a penalty for leaning back."""
+        cosine = vectors @ retrieval.query_vector
+        weights = retrieval.term_weights or {t: 1.0 for t in content_terms(question)}
+        total_weight = sum(weights.values()) or 1.0
+        top_fused = max(h.fused for h in retrieval.hits) or 1.0
+        scored: list[Segment] = []
+        for unit, ((hit_idx, text, pos, dangling, pair), cos) in enumerate(
+            zip(units, cosine, strict=True)
+        ):
+            meta = retrieval.hits[hit_idx].passage.meta
+            kind = str(meta.get("kind", "article"))
+            if cos < self.settings.min_sentence_relevance:
+                continue
+            if qtype == "how_to" and meta.get("section") in _PROBLEM_SECTIONS:
+                continue  # asked what to do: a sentence restating the problem does not answer
+            if kind == "answer" and _STANCE.match(text):
+                continue  # "No: …" answers its own entry's question, not this one
+            terms = set(content_terms(text))
+            overlap = sum(w for t, w in weights.items() if t in terms) / total_weight
+            prior = retrieval.hits[hit_idx].fused / top_fused
+            score = 0.6 * float(cos) + 0.25 * overlap + 0.15 * prior
+            score -= 0.08 if dangling else 0.0
+            score += 0.03 if wants_advice and kind != "article" else 0.0
+            scored.append(Segment(display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair))
+        return scored
+
     def compose(self, question: str, retrieval: Retrieval) -> Composition:
         """Choose, order and group the sentences that best answer the question."""
         s = self.settings
@@ -89,31 +125,9 @@ class ExtractiveComposer:
         if not units:
             return Composition([], retrieval.hits)
         vectors = self._cache.vectors([u[1] for u in units])
-        cosine = vectors @ retrieval.query_vector
-        weights = retrieval.term_weights or {t: 1.0 for t in content_terms(question)}
-        total_weight = sum(weights.values()) or 1.0
-        top_fused = max(h.fused for h in retrieval.hits) or 1.0
         qtype = question_type(question)
         wants_advice = bool(_ADVICE_QUESTION.match(question)) or qtype == "how_to"
-        scored: list[Segment] = []
-        for unit, ((hit_idx, text, pos, dangling, pair), cos) in enumerate(
-            zip(units, cosine, strict=True)
-        ):
-            if cos < s.min_sentence_relevance:
-                continue
-            terms = set(content_terms(text))
-            overlap = sum(w for t, w in weights.items() if t in terms) / total_weight
-            prior = retrieval.hits[hit_idx].fused / top_fused
-            kind = str(retrieval.hits[hit_idx].passage.meta.get("kind", "article"))
-            score = 0.6 * float(cos) + 0.25 * overlap + 0.15 * prior
-            score -= 0.08 if dangling else 0.0
-            score += 0.03 if wants_advice and kind != "article" else 0.0
-            section = str(retrieval.hits[hit_idx].passage.meta.get("section", ""))
-            if qtype == "how_to" and section in _PROBLEM_SECTIONS:
-                continue  # asked what to do: a sentence restating the problem does not answer
-            if kind == "answer" and _STANCE.match(text):
-                continue  # "No: …" answers its own entry's question, not this one
-            scored.append(Segment(display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair))
+        scored = self._score(question, retrieval, units, vectors, qtype, wants_advice)
         lead = _direct_hit(retrieval, s.direct_answer_min, qtype)
         if lead is not None:
             own = [

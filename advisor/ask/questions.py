@@ -49,7 +49,7 @@ def _root(turn: Turn) -> str:
 # The question's form decides what the first sentence must give: a stance, the option
 # chosen, a role, a figure, a definition, a reason, a first step or the items of a list.
 # Each rule reads the question's own sentence, from the start of one of its clauses.
-_START = r"(?i)(?:^|[,;:]\s*)"
+_START = r"(?i)(?:^|[,;:])[\W_]*"
 _QTYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("how_many", re.compile(
         r"(?i)\b(how (many|much|long|often|big|likely)|what (share|percentage|proportion|"
