@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -227,17 +228,52 @@ def open_database(url: str, tables: MetaData) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        tables.create_all(engine)
+        _create_tables(engine, tables)
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"cannot open the conversation store: {exc}") from exc
     return engine
 
 
+_SCHEMA_LOCK = 0x43524D41  # any fixed key; "CRMA"
+
+
+def _create_tables(engine: Engine, tables: MetaData) -> None:
+    """Create the missing tables, one opener at a time.
+
+    Workers that start together on a fresh database all see "no such table" and all issue
+    CREATE TABLE; every one but the first then fails ("already exists", or a unique
+    violation in PostgreSQL's pg_type). So the check and the create run under a lock held
+    to commit: a transaction-scoped advisory lock on PostgreSQL, the write lock taken by
+    BEGIN IMMEDIATE on SQLite (whose driver would otherwise run DDL outside a transaction).
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        elif engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        tables.create_all(conn)
+        conn.commit()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cur.execute("PRAGMA busy_timeout=10000")
+    # WAL (readers do not block the writer) is kept in the file, so only the first opener
+    # switches. The switch needs an exclusive lock and SQLite answers "locked" at once
+    # instead of waiting, so an opener that meets another one mid-switch tries again.
+    for attempt in range(_WAL_TRIES):
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == _WAL_TRIES - 1:
+                raise
+            time.sleep(0.05)
     cur.close()
+
+
+_WAL_TRIES = 100  # 5 s of 50 ms waits
 
 
 STORES: dict[str, Callable[[Settings], ConversationStore]] = {

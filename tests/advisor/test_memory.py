@@ -50,6 +50,38 @@ def test_concurrent_writers_lose_no_turn(tmp_path: Path) -> None:
     assert len({t.question for t in turns}) == 60
 
 
+def _open_at_once(url: str, n: int) -> tuple[list[SQLConversationStore], list[Exception]]:
+    """Open n stores on url from n threads started together; the stores and the errors."""
+    start = threading.Barrier(n)
+    opened: list[SQLConversationStore] = []
+    errors: list[Exception] = []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            opened.append(SQLConversationStore(url))
+        except Exception as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for store in opened:
+        store.close()
+    return opened, errors
+
+
+def test_stores_opening_a_fresh_file_at_once_all_succeed(tmp_path: Path) -> None:
+    # Workers starting together each create the tables and switch the file to WAL; the
+    # losers of those races must wait, not fail with "already exists" or "locked".
+    for n in range(10):
+        opened, errors = _open_at_once(f"sqlite:///{tmp_path / f'fresh{n}.db'}", 8)
+        assert errors == []
+        assert len(opened) == 8
+
+
 def test_unwritable_store_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

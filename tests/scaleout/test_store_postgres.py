@@ -11,9 +11,10 @@ import pytest
 
 from advisor.contract import Answer, Feedback, Review
 from advisor.errors import StoreError
-from advisor.memory import SQLConversationStore
+from advisor.memory import SQLConversationStore, open_database
 from bot.state import SharedState
-from tests.servers import _free_port, postgres_server
+from bot.state import tables as state_tables
+from tests.servers import _free_port, fresh_database, postgres_server
 
 
 def _answer(cid: str, text: str) -> Answer:
@@ -145,6 +146,28 @@ def _in_processes(target: Any, args: list[tuple[Any, ...]]) -> list[Any]:
         p.join(timeout=30)
         assert p.exitcode == 0
     return results
+
+
+def _open_state_and_store(url: str) -> list[Any]:
+    """Open the shared-state tables and a store on url from 8 threads at once; the errors."""
+    engines: list[Any] = []
+
+    def open_both(_i: int) -> None:
+        engines.append(open_database(url, state_tables))
+        engines.append(SQLConversationStore(url).engine)
+
+    errors = _run_threads(8, open_both)
+    for engine in engines:
+        engine.dispose()
+    return errors
+
+
+def test_workers_opening_a_fresh_database_at_once_all_succeed(postgres_url: str) -> None:
+    # Several workers starting together each create the tables on first use; the loser of
+    # "does it exist? then CREATE" must not fail with "relation already exists".
+    for _ in range(5):
+        with fresh_database(postgres_url) as url:
+            assert _open_state_and_store(url) == []
 
 
 def test_two_processes_append_to_one_conversation(
