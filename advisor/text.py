@@ -40,6 +40,11 @@ STOPWORDS = frozenset(
 
 
 @lru_cache(maxsize=20000)
+def squash(text: str) -> str:
+    """Whitespace folded to single spaces, for comparing quotes with wrapped text."""
+    return " ".join(text.split())
+
+
 def stem(word: str) -> str:
     """A light, deterministic English stemmer (plural, -ing, -ed, -ly, -ation)."""
     w = word.replace("’", "'").split("'")[0]

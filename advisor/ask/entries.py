@@ -15,10 +15,7 @@ import numpy as np
 
 from advisor.knowledge.embeddings import Embedder, VectorCache
 from advisor.knowledge.snapshot import IndexedPassage
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
+from advisor.text import squash
 
 
 class Entries:
@@ -72,7 +69,7 @@ class Entries:
             quote = quote.strip()
             for j in sources:
                 text = self.passages[j].text
-                if quote and quote in _squash(text):
+                if quote and quote in squash(text):
                     out.append((j, verbatim_span(text, quote)))
                     break
         return out

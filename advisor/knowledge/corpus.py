@@ -19,7 +19,7 @@ import yaml
 
 from advisor.errors import CorpusError
 from advisor.patterns import PATTERNS
-from advisor.text import split_sentences
+from advisor.text import split_sentences, squash
 
 __all__ = ["PATTERNS", "Passage", "SourceDoc", "load_corpus", "split_document", "split_sentences"]
 
@@ -277,7 +277,7 @@ def load_corpus(corpus_dir: Path) -> list[SourceDoc]:
 def _check_sources(docs: list[SourceDoc]) -> list[tuple[str, str]]:
     """Notes and answers name known articles; an answer's evidence is quoted word for word."""
     articles = {
-        d.id: _squash(" ".join(t for _, t in d.paragraphs)) for d in docs if d.kind == "article"
+        d.id: squash(" ".join(t for _, t in d.paragraphs)) for d in docs if d.kind == "article"
     }
     problems: list[tuple[str, str]] = []
     for doc in docs:
@@ -286,14 +286,9 @@ def _check_sources(docs: list[SourceDoc]) -> list[tuple[str, str]]:
         if doc.kind != "article" and unknown:
             problems.append((str(doc.path), f"unknown source ids {unknown}"))
         for quote in doc.meta.get("evidence") or [] if doc.kind == "answer" else []:
-            if not any(_squash(str(quote)) in articles.get(s, "") for s in sources):
+            if not any(squash(str(quote)) in articles.get(s, "") for s in sources):
                 problems.append((str(doc.path), f"evidence not found in its sources: {quote!r}"))
     return problems
-
-
-def _squash(text: str) -> str:
-    """Whitespace folded to single spaces, for comparing quotes with wrapped text."""
-    return " ".join(text.split())
 
 
 @lru_cache(maxsize=4)
@@ -319,7 +314,7 @@ def split_document(doc: SourceDoc, chunk_size: int = 600) -> list[Passage]:
     if doc.kind == "answer":
         # Joined by a character no question contains; chroma metadata must be scalars.
         meta["questions"] = "\n".join(str(q).strip() for q in doc.meta["questions"])
-        meta["evidence"] = "\n".join(_squash(str(q)) for q in doc.meta["evidence"])
+        meta["evidence"] = "\n".join(squash(str(q)) for q in doc.meta["evidence"])
     groups: list[tuple[str, list[str]]] = []
     for section, text in doc.paragraphs:
         if groups and groups[-1][0] == section:

@@ -36,6 +36,11 @@ def test_a_second_start_loads_the_vectors_instead_of_embedding(
     data.mkdir()
     (data / "index").symlink_to(index_dir / "index")
     settings = Settings(data_dir=data, database_url=f"sqlite:///{tmp_path / 'c.db'}")
+    # The plan-review model is shared by the session and trained on first use; train it
+    # now, so the counts below are the corpus's alone whichever test runs first.
+    (tmp_path / "warmup").mkdir()
+    (tmp_path / "warmup" / "index").symlink_to(index_dir / "index")
+    Advisor(settings.model_copy(update={"data_dir": tmp_path / "warmup"}), embedder=embedder).warm()
     first = Counting(embedder)
     Advisor(settings, embedder=first).warm()
     assert first.embedded > 200
