@@ -6,7 +6,9 @@ one in the first line. For each pattern, the plan-level reading is:
 
 - **shown** when a sentence reads as showing the flaw (probability at least
   ``FLAW_FLOOR``), or a structure check fires (``advisor.review.structure``: the order of
-  steps, which no single sentence shows);
+  steps, which no single sentence shows), unless the flaw reading is unsure and another
+  sentence guards against the pattern beyond doubt (``OUTWEIGHED_BY``): then the review
+  says nothing either way on it;
 - **addressed** when a sentence reads as guarding against it and none reads as showing it
   (a strength is never taken from a sentence that leans towards the flaw);
 - **not addressed** otherwise; the reviewer turns the most consequential of these into
@@ -35,6 +37,11 @@ LEANS_TO_FLAW = 0.2  # a strength's sentence must read as showing the flaw less 
 # mass, so a share this large of a sentence that is mostly a safeguard also counts.
 SHARED_GUARD, SAFEGUARD_MASS = 0.25, 0.6
 SURE = 0.8  # a red flag this sure keeps its pattern's full severity
+# An unsure flaw reading (below SURE) is outweighed by a sentence that guards against the
+# same pattern this surely ("Pilot in two clinics for 12 weeks" over a hedged "go/no-go for
+# wider rollout"): the plan's clear statement wins over a doubtful one. Chosen on the
+# development plans: it removed 3 of 17 false red flags there and cost no flaw.
+OUTWEIGHED_BY = 0.9
 LEANS_TO_GUARD = 0.15  # an unsettled topic read this much as a safeguard is not asked about
 EVIDENCE = 2  # plan sentences quoted per finding or strength
 
@@ -84,6 +91,8 @@ def read_pattern(
     touched = float(max(flaw.max(), guard.max()))
     shown = [int(i) for i in np.argsort(-flaw) if flaw[i] >= FLAW_FLOOR]
     structural = [hit for name in REGISTRY[pattern].structure for hit in CHECKS[name](plan, probs)]
+    if shown and not structural and _outweighed(flaw, guard, shown[0]):
+        return Reading(pattern, "not_addressed", round(1.0 - touched, 3), [], [], touched, True)
     if shown or structural:
         evidence = list(dict.fromkeys(shown + [i for i, _ in structural]))[:EVIDENCE]
         reasons = [f"“{_short(plan, i)}” reads as showing it" for i in shown[:1]]
@@ -102,6 +111,14 @@ def read_pattern(
         return Reading(pattern, "addressed", round(conf, 3), guarded[:EVIDENCE], [], touched)
     leans = bool(guard.max() >= LEANS_TO_GUARD and guard.max() > flaw.max())
     return Reading(pattern, "not_addressed", round(1.0 - touched, 3), [], [], touched, leans)
+
+
+def _outweighed(flaw: np.ndarray, guard: np.ndarray, strongest: int) -> bool:
+    """True when the surest flaw reading is unsure and a clear safeguard outweighs it."""
+    best = int(np.argmax(guard))
+    return bool(
+        flaw[strongest] < SURE and guard[best] >= OUTWEIGHED_BY and flaw[best] < LEANS_TO_FLAW
+    )
 
 
 def detect(plan: Plan, labels: np.ndarray, patterns: list[str]) -> list[Reading]:
