@@ -115,10 +115,7 @@ def read_pattern(
 
 def _outweighed(flaw: np.ndarray, guard: np.ndarray, strongest: int) -> bool:
     """True when the surest flaw reading is unsure and a clear safeguard outweighs it."""
-    best = int(np.argmax(guard))
-    return bool(
-        flaw[strongest] < SURE and guard[best] >= OUTWEIGHED_BY and flaw[best] < LEANS_TO_FLAW
-    )
+    return bool(flaw[strongest] < SURE and guard.max() >= OUTWEIGHED_BY)
 
 
 def detect(plan: Plan, labels: np.ndarray, patterns: list[str]) -> list[Reading]:

@@ -1,0 +1,36 @@
+"""The plan-level reading of one pattern from its sentence probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from advisor.review.detect import OUTWEIGHED_BY, SURE, read_pattern
+from advisor.review.plan import parse_plan
+
+PLAN = parse_plan(
+    "Go/no-go for wider rollout is decided later.\nPilot in two clinics for 12 weeks."
+)
+
+
+def _probs(flaw: float, guard: float) -> np.ndarray:
+    """Sentence 0 leans to the flaw by ``flaw``; sentence 1 guards against it by ``guard``."""
+    rows = [(flaw, 0.05), (0.02, guard)]
+    return np.array([[1.0 - f - g, f, g] for f, g in rows], dtype=np.float32)
+
+
+def test_an_unsure_flaw_is_outweighed_by_a_clear_safeguard() -> None:
+    reading = read_pattern(PLAN, "big_bang_rollout", _probs(0.6, 0.95))
+    assert reading.basis == "not_addressed"
+    assert reading.leans_to_guard  # so it is not asked as an open question either
+
+
+@pytest.mark.parametrize(
+    ("flaw", "guard"),
+    [(SURE, 0.95), (0.6, OUTWEIGHED_BY - 0.05)],
+    ids=["a sure flaw", "a safeguard that is not clear enough"],
+)
+def test_a_sure_flaw_or_a_doubtful_safeguard_leaves_the_red_flag(flaw: float, guard: float) -> None:
+    reading = read_pattern(PLAN, "big_bang_rollout", _probs(flaw, guard))
+    assert reading.basis == "shown"
+    assert reading.evidence[0] == 0
