@@ -9,8 +9,10 @@ one in the first line. For each pattern, the plan-level reading is:
   steps, which no single sentence shows), unless the flaw reading is unsure and another
   sentence guards against the pattern beyond doubt (``OUTWEIGHED_BY``): then the review
   says nothing either way on it;
-- **addressed** when a sentence reads as guarding against it and none reads as showing it
-  (a strength is never taken from a sentence that leans towards the flaw);
+- **addressed** when a sentence reads as guarding against it and no sentence of the plan
+  leans towards the flaw (``LEANS_TO_FLAW``): a plan that matches its master records but
+  migrates its contact fields "as they stand" has not guarded against poor data, so a
+  partial safeguard is never called a strength;
 - **not addressed** otherwise; the reviewer turns the most consequential of these into
   open questions.
 
@@ -31,7 +33,10 @@ from advisor.review.structure import CHECKS
 
 FLAW_FLOOR = 0.45  # least probability that a sentence shows a pattern, for a red flag
 GUARD_FLOOR = 0.45  # least probability that a sentence guards against it, for a strength
-LEANS_TO_FLAW = 0.2  # a strength's sentence must read as showing the flaw less than this
+# No sentence may read as showing the flaw this much for a strength. Plan-wide, not only
+# the strength's own sentence: on the development plans this removed the one inversion
+# (a partial safeguard) and 18 of 284 strengths, 16 of them labelled ones.
+LEANS_TO_FLAW = 0.2
 # A sentence can guard against two patterns at once ("cut churn from 38% to 30% by 2027,
 # measured monthly" is a specific goal and a measurement); the softmax then splits its
 # mass, so a share this large of a sentence that is mostly a safeguard also counts.
@@ -103,7 +108,7 @@ def read_pattern(
     guarded = [
         int(i)
         for i in np.argsort(-guard)
-        if flaw[i] < LEANS_TO_FLAW
+        if flaw.max() < LEANS_TO_FLAW
         and (guard[i] >= GUARD_FLOOR or (guard[i] >= SHARED_GUARD and mass[i] >= SAFEGUARD_MASS))
     ]
     if guarded:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.review.detect import OUTWEIGHED_BY, SURE, read_pattern
+from advisor.review.detect import LEANS_TO_FLAW, OUTWEIGHED_BY, SURE, read_pattern
 from advisor.review.plan import parse_plan
 
 PLAN = parse_plan(
@@ -34,3 +34,12 @@ def test_a_sure_flaw_or_a_doubtful_safeguard_leaves_the_red_flag(flaw: float, gu
     reading = read_pattern(PLAN, "big_bang_rollout", _probs(flaw, guard))
     assert reading.basis == "shown"
     assert reading.evidence[0] == 0
+
+
+def test_a_partial_safeguard_is_not_a_strength_when_another_sentence_leans_to_the_flaw() -> None:
+    # Sentence 1 clearly guards; sentence 0 leans to the flaw without showing it.
+    reading = read_pattern(PLAN, "poor_data_quality", _probs(LEANS_TO_FLAW + 0.05, 0.86))
+    assert reading.basis == "not_addressed"
+    clean = read_pattern(PLAN, "poor_data_quality", _probs(LEANS_TO_FLAW - 0.05, 0.86))
+    assert clean.basis == "addressed"
+    assert clean.evidence == [1]
