@@ -107,3 +107,11 @@ def test_a_sentence_that_counts_on_the_one_before_is_not_quoted_alone() -> None:
     assert leans_back("A CRM rollout plan with no fallback option is another clue.")
     assert leans_back("And as a business issue, technology experts cannot drive it.")
     assert not leans_back("Good CRM data is timely, accurate and valid.")
+
+
+def test_who_owns_the_project_is_led_by_the_owner_not_the_budget_approver(
+    advisor: Advisor,
+) -> None:
+    lead = cited_sentences(advisor.ask("Who should own the CRM project?").answer)[0][0]
+    assert "business executive" in lead and "own" in lead, lead
+    assert "resource plan" not in lead, lead
