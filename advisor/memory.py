@@ -255,6 +255,9 @@ def _create_tables(engine: Engine, tables: MetaData) -> None:
         conn.commit()
 
 
+_WAL_TRIES = 100  # 5 s of 50 ms waits
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=10000")
@@ -271,9 +274,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
                 raise
             time.sleep(0.05)
     cur.close()
-
-
-_WAL_TRIES = 100  # 5 s of 50 ms waits
 
 
 STORES: dict[str, Callable[[Settings], ConversationStore]] = {

@@ -105,12 +105,13 @@ def read_pattern(
         confidence = float(flaw[shown[0]]) if shown else 0.75
         return Reading(pattern, "shown", round(confidence, 3), evidence, reasons, touched)
     mass = guard if guard_mass is None else guard_mass
-    guarded = [
-        int(i)
-        for i in np.argsort(-guard)
-        if flaw.max() < LEANS_TO_FLAW
-        and (guard[i] >= GUARD_FLOOR or (guard[i] >= SHARED_GUARD and mass[i] >= SAFEGUARD_MASS))
-    ]
+    guarded: list[int] = []
+    if flaw.max() < LEANS_TO_FLAW:  # plan-wide: a partial safeguard is no strength
+        guarded = [
+            int(i)
+            for i in np.argsort(-guard)
+            if guard[i] >= GUARD_FLOOR or (guard[i] >= SHARED_GUARD and mass[i] >= SAFEGUARD_MASS)
+        ]
     if guarded:
         conf = float(guard[guarded[0]])
         return Reading(pattern, "addressed", round(conf, 3), guarded[:EVIDENCE], [], touched)
