@@ -173,7 +173,12 @@ _FORMS = {
 }
 
 
-_STANCE = re.compile(r"^\W*(yes|no)\b", re.I)
+# A verdict that answers its own entry's yes/no question, hedged or not ("Mostly no: …").
+_STANCE = re.compile(
+    r"^\W*((mostly|largely|partly|usually|generally) )?(yes|no)\b|^\W*not (on its own|by itself|"
+    r"alone|necessarily)\b",
+    re.I,
+)
 _TITLES = re.compile(r"\b(CEO|CIO|CFO|COO|CMO|CTO|CRMO|VP|\d[\d,.]*%?)\b")
 
 
@@ -228,7 +233,7 @@ def _direct_hit(retrieval: Retrieval, floor: float, qtype: str) -> int | None:
     for idx, hit in enumerate(retrieval.hits):
         if hit.question_similarity is None or hit.question_similarity < floor:
             continue
-        if _STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"):
+        if _STANCE.match(hit.passage.text) and qtype != "yes_no":
             continue
         same = question_type(str(hit.passage.meta.get("title", ""))) == qtype
         close.append((same, hit.fused, idx))

@@ -285,9 +285,12 @@ def _check_sources(docs: list[SourceDoc]) -> list[tuple[str, str]]:
         unknown = [s for s in sources if s not in articles]
         if doc.kind != "article" and unknown:
             problems.append((str(doc.path), f"unknown source ids {unknown}"))
-        for quote in doc.meta.get("evidence") or [] if doc.kind == "answer" else []:
-            if not any(squash(str(quote)) in articles.get(s, "") for s in sources):
+        quotes = [squash(str(q)) for q in doc.meta.get("evidence") or []]
+        for n, quote in enumerate(quotes if doc.kind == "answer" else []):
+            if not any(quote in articles.get(s, "") for s in sources):
                 problems.append((str(doc.path), f"evidence not found in its sources: {quote!r}"))
+            if quote in quotes[:n]:  # quoted twice, it would be shown twice as evidence
+                problems.append((str(doc.path), f"evidence quoted twice: {quote!r}"))
     return problems
 
 

@@ -457,6 +457,10 @@ def test_a_plan_file_that_is_not_text_is_refused(cli_data: Path, tmp_path: Path)
 
 
 # -- corpus -----------------------------------------------------------------------------
+_QUOTE = (  # a real sentence of what-went-wrong
+    "Two primary reasons that so many CRM projects fail are poor data quality and lack of "
+    "proper system integration."
+)
 GOOD_HEAD = (
     "---\nid: note-extra\ntitle: Extra\nkind: note\npattern: no_resources\n"
     "sources: [why-crm-often-fails]\n---\n"
@@ -482,6 +486,15 @@ CORPUS_CASES: list[tuple[str, bytes, str]] = [
         .encode()
         + b"Yes: a CRM project needs its own budget for people and training.\n",
         "evidence not found",
+    ),
+    (
+        "corpus-answer-evidence-quoted-twice",
+        GOOD_HEAD.replace("kind: note", "kind: answer")
+        .replace("why-crm-often-fails", "what-went-wrong")
+        .replace("sources:", f"questions: [Why fail]\nevidence: [{_QUOTE}, {_QUOTE}]\nsources:")
+        .encode()
+        + b"Yes: a CRM project needs clean data and its systems joined up.\n",
+        "evidence quoted twice",
     ),
 ]
 

@@ -115,3 +115,28 @@ def test_who_owns_the_project_is_led_by_the_owner_not_the_budget_approver(
     lead = cited_sentences(advisor.ask("Who should own the CRM project?").answer)[0][0]
     assert "business executive" in lead and "own" in lead, lead
     assert "resource plan" not in lead, lead
+
+
+def test_a_choice_is_not_led_by_a_verdict_written_for_a_yes_no_question(
+    advisor: Advisor,
+) -> None:
+    """"No: …" answers "is the vendor to blame?", not "the software or our planning?"."""
+    answer = advisor.ask("Was it the software or our own planning that made the CRM fail?")
+    assert answer.answered and answer.question_type == "choice"
+    first = cited_sentences(answer.answer)[0][0]
+    assert not re.match(r"(?i)\W*((mostly|largely) )?(yes|no)\b|not on its own", first), first
+
+
+def test_the_same_yes_no_question_keeps_its_verdict(advisor: Advisor) -> None:
+    answer = advisor.ask("Should we blame our CRM vendor for the flop?")
+    assert answer.question_type == "yes_no"
+    assert re.match(r"(?i)\W*((mostly|largely) )?no\b", cited_sentences(answer.answer)[0][0])
+
+
+def test_no_sentence_is_quoted_twice_in_one_answer(advisor: Advisor) -> None:
+    for question in (
+        "Is the vendor to blame for our failing CRM?",
+        "When a CRM disappoints, what do people usually blame on the system?",
+    ):
+        quoted = [s for s, _ in cited_sentences(advisor.ask(question).answer)]
+        assert len(quoted) == len(set(quoted)), quoted
