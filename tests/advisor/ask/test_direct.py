@@ -120,7 +120,7 @@ def test_who_owns_the_project_is_led_by_the_owner_not_the_budget_approver(
 def test_a_choice_is_not_led_by_a_verdict_written_for_a_yes_no_question(
     advisor: Advisor,
 ) -> None:
-    """"No: …" answers "is the vendor to blame?", not "the software or our planning?"."""
+    """ "No: …" answers "is the vendor to blame?", not "the software or our planning?"."""
     answer = advisor.ask("Was it the software or our own planning that made the CRM fail?")
     assert answer.answered and answer.question_type == "choice"
     first = cited_sentences(answer.answer)[0][0]
