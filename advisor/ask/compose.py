@@ -233,7 +233,7 @@ def _direct_hit(retrieval: Retrieval, floor: float, qtype: str) -> int | None:
     for idx, hit in enumerate(retrieval.hits):
         if hit.question_similarity is None or hit.question_similarity < floor:
             continue
-        if _STANCE.match(hit.passage.text) and qtype != "yes_no":
+        if _STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"):
             continue
         same = question_type(str(hit.passage.meta.get("title", ""))) == qtype
         close.append((same, hit.fused, idx))
