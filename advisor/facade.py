@@ -31,9 +31,11 @@ from advisor.knowledge.snapshot import ServingIndex, read_current
 from advisor.memory import ConversationStore, make_store
 from advisor.patterns import PATTERNS, REGISTRY
 from advisor.prompts import Prompts
-from advisor.review.classifier import SentenceClassifier, cross_validate, model_path
+from advisor.review.classifier import SentenceClassifier, model_path
 from advisor.review.classifier import for_data as sentence_classifier
+from advisor.review.detect import FLAW_FLOOR
 from advisor.review.reviewer import PlanReviewer, render_review
+from advisor.review.validation import cross_validate, leave_one_author_out
 
 REVIEW_QUESTION = "Review this CRM plan:\n"
 
@@ -275,6 +277,14 @@ class Advisor:
         shows_flaw, guards_against) from k-fold cross-validation on the training data."""
         s = self.settings
         return cross_validate(s.review_training_dir, self.embedder, [*PATTERNS], folds)
+
+    def validate_review_by_author(self) -> dict[str, dict[str, int]]:
+        """Plan-level counts (``plans``, ``found``, ``false``, ``missed``) per training file
+        that labels whole plans, each read by a model trained without it, at the detector's
+        red-flag floor (``advisor.review.validation.leave_one_author_out``)."""
+        s = self.settings
+        patterns = [*PATTERNS]
+        return leave_one_author_out(s.review_training_dir, self.embedder, patterns, FLAW_FLOOR)
 
     def sources(self) -> list[SourceInfo]:
         """The corpus documents in the serving index, with metadata and passage counts."""

@@ -43,6 +43,10 @@ GROUPS = [
         "Plan review: cross-validated on the training sentences (5 folds)",
         ["review_cv_precision", "review_cv_recall"],
     ),
+    (
+        "Plan review: training plans, each author read by a model trained without it",
+        ["review_authors_recall", "review_authors_precision", "review_authors_plans"],
+    ),
     *[
         (
             f"Plan review: {name} plans",

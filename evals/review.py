@@ -1,9 +1,12 @@
 """Plan-review eval: flaws found as shown, inversions, open questions, per pattern, per set.
 
-Three measurements, side by side, so that the gap between them shows overfitting:
+Four measurements, side by side, so that the gap between them shows overfitting:
 
 - **cv**: the sentence classifier's stratified 5-fold cross-validation on its own training
   sentences (``training/plan-sentences/``), per pattern, at the sentence level;
+- **authors**: the training files that label whole plans, each written by its own helper
+  session, each read by a model trained on the other files (leave one author out), per
+  plan: the nearest the training data comes to an unseen manager's plan;
 - **dev**: the development plans (``evals/plans/dev/``), on which the detector's floors
   were chosen and whose failures may be studied;
 - **heldout**: the held-out plans (``evals/plans/heldout/``), written by helper sessions that
@@ -127,6 +130,11 @@ def evaluate_reviews(
     tp = sum(c[1][1] for c in cv.values())
     metrics["review_cv_precision"] = _ratio(tp, sum(c[t][1] for c in cv.values() for t in range(3)))
     metrics["review_cv_recall"] = _ratio(tp, sum(sum(c[1]) for c in cv.values()))
+    authors = advisor.validate_review_by_author().values()
+    found = sum(a["found"] for a in authors)
+    metrics["review_authors_recall"] = _ratio(found, found + sum(a["missed"] for a in authors))
+    metrics["review_authors_precision"] = _ratio(found, found + sum(a["false"] for a in authors))
+    metrics["review_authors_plans"] = float(sum(a["plans"] for a in authors))
     patterns = {
         p: {
             name: {**per_pattern({p: confusions[name][p]})[p], "confusion": confusions[name][p]}

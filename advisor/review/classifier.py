@@ -61,6 +61,7 @@ class Example:
     group: str = "plain"  # negation, partial, sequence, quantity, hedged, plain
     form: str = "prose"
     source: str = ""  # the file it came from
+    plan: str = ""  # the whole plan it belongs to, in the files that label whole plans
 
 
 def load_examples(folder: Path, patterns: list[str]) -> list[Example]:
@@ -88,6 +89,7 @@ def load_examples(folder: Path, patterns: list[str]) -> list[Example]:
                     str(item.get("group") or "plain"),
                     str(item.get("form") or "prose"),
                     path.name,
+                    str(item.get("plan") or ""),
                 )
             )
     return examples
@@ -346,41 +348,3 @@ def for_data(
             found.save(path)
         _LOADED[path.name] = found
         return found
-
-
-def cross_validate(
-    training_dir: Path, embedder: Embedder, patterns: list[str], folds: int = 5
-) -> dict[str, list[list[int]]]:
-    """Sentence-level confusion per pattern over stratified, seeded k-fold cross-validation.
-
-    Each training sentence is predicted by a head fitted on the other folds; its predicted
-    class is the softmax's argmax. Returns, per pattern, a 3 x 3 matrix of counts: rows are
-    the true label and columns the predicted one, both in ``LABELS`` order (a sentence about
-    another pattern is ``neutral`` for this one). Raises ConfigError on bad training data.
-    """
-    from sklearn.model_selection import StratifiedKFold
-
-    examples = load_examples(training_dir, patterns)
-    texts = [e.text for e in examples]
-    dense = features(VectorCache.shared(embedder), texts)
-    y = classes_of(examples, patterns)
-    predicted = np.zeros_like(y)
-    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    for train, test in split.split(dense, y):
-        lexicon = Lexicon.fit([texts[i] for i in train])  # the held-back fold's words unseen
-        x_train = design(dense[train], lexicon, [texts[i] for i in train])
-        weights, bias = fit_head(x_train, [examples[i] for i in train], patterns)
-        x_test = design(dense[test], lexicon, [texts[i] for i in test])
-        predicted[test] = class_probabilities(x_test, weights, bias).argmax(axis=1)
-    confusion = {}
-    for j, pattern in enumerate(patterns):
-        truth, guess = _per_pattern(y, j), _per_pattern(predicted, j)
-        matrix = np.zeros((3, 3), dtype=int)
-        np.add.at(matrix, (truth, guess), 1)
-        confusion[pattern] = matrix.tolist()
-    return confusion
-
-
-def _per_pattern(classes: np.ndarray, j: int) -> np.ndarray:
-    """Class indices as one pattern's labels: 1 its flaw, 2 its guard, 0 anything else."""
-    return np.where(classes == 1 + 2 * j, 1, np.where(classes == 2 + 2 * j, 2, 0))

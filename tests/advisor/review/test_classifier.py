@@ -130,3 +130,26 @@ def test_negations_are_marked_up_to_the_next_punctuation() -> None:
         "we will not not_switch not_everyone but we pilot"
     )
     assert C.mark_negation("There's no pilot") == "there's no not_pilot"
+
+
+def test_each_author_is_read_by_a_model_that_never_saw_it(tmp_path: Path, embedder: Any) -> None:
+    """Leave one author out: plan-level counts per whole-plan file, none for loose lines.
+
+    The two authors label the same line in opposite ways, so each is read by what the
+    other taught: a model that had also seen the held-back author would be torn instead.
+    """
+    from advisor.review.validation import leave_one_author_out
+
+    folder = _tiny(tmp_path / "data")
+    line = "Every office switches over to the new CRM on the same Monday."
+    for author, label, plans in (("a", "shows_flaw", 2), ("b", "guards_against", 3)):
+        items = [
+            {"text": f"{line} ({author}{n})", "pattern": "big_bang_rollout", "label": label,
+             "plan": f"{author}-{n}"}
+            for n in range(plans)
+        ]  # fmt: skip
+        (folder / f"{author}.yaml").write_text(yaml.safe_dump({"items": items}), "utf-8")
+    counts = leave_one_author_out(folder, embedder, list(PATTERNS), floor=0.3)
+    assert set(counts) == {"a.yaml", "b.yaml"}  # tiny.yaml has no plans: never held back
+    assert counts["a.yaml"] == {"plans": 2, "found": 0, "false": 0, "missed": 2}
+    assert counts["b.yaml"] == {"plans": 3, "found": 0, "false": 3, "missed": 0}
