@@ -40,9 +40,11 @@ from advisor.review.structure import CHECKS
 FLAW_FLOOR = 0.5
 GUARD_FLOOR = 0.45  # least probability that a sentence guards against it, for a strength
 # No sentence may read as showing the flaw this much for a strength. Plan-wide, not only
-# the strength's own sentence: on the development plans this removed the one inversion
-# (a partial safeguard) and 18 of 284 strengths, 16 of them labelled ones.
-LEANS_TO_FLAW = 0.2
+# the strength's own sentence: on the development plans 0.2 removed the one inversion (a
+# partial safeguard) and 18 of 284 strengths, 16 of them labelled ones. Lowered to 0.15 after
+# two more inversions (dev_g): on the training plans read leave-one-author-out, 0.25, 0.2,
+# 0.15, 0.1 give 12, 10, 6, 5 inversions and strength recall 0.806, 0.782, 0.733, 0.662.
+LEANS_TO_FLAW = 0.15
 # A sentence can guard against two patterns at once ("cut churn from 38% to 30% by 2027,
 # measured monthly" is a specific goal and a measurement); the softmax then splits its
 # mass, so a share this large of a sentence that is mostly a safeguard also counts.
