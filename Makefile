@@ -79,6 +79,11 @@ postgres:
 	    echo "PostgreSQL is missing: sudo apt-get install postgresql" >&2; exit 1; \
 	  fi; }
 
+# Both pytest sessions of `make test` share one folder of plan-review models (named by the
+# digest of their inputs, so sharing is safe): the second session's servers then load the
+# model at warm-up instead of training it while the first request waits.
+test scaleout: export ADVISOR_TEST_REVIEW_MODEL_DIR = $(CURDIR)/.advisor/test-models
+
 # The API tests again, on a `chroma run` server and PostgreSQL instead of local files and SQLite.
 scaleout: venv postgres
 	ADVISOR_TEST_BACKEND=servers ADVISOR_REQUIRE_SCALEOUT_TESTS=1 $(BIN)/python -m pytest -q \

@@ -20,7 +20,10 @@ def _shared_review_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     folder (and every server process) would train the classifier again.
     """
     before = os.environ.get("ADVISOR_REVIEW_MODEL_DIR")
-    os.environ["ADVISOR_REVIEW_MODEL_DIR"] = str(tmp_path_factory.mktemp("review-models"))
+    # `make test` names one folder for both of its pytest sessions (ADVISOR_TEST_...).
+    shared = os.environ.get("ADVISOR_TEST_REVIEW_MODEL_DIR")
+    folder = shared or str(tmp_path_factory.mktemp("review-models"))
+    os.environ["ADVISOR_REVIEW_MODEL_DIR"] = folder
     yield
     if before is None:
         os.environ.pop("ADVISOR_REVIEW_MODEL_DIR", None)
