@@ -29,6 +29,7 @@ from advisor.review.classifier import (
     features,
     fit_head,
     load_examples,
+    plan_keys,
     probabilities,
 )
 
@@ -47,7 +48,7 @@ def cross_validate(
 
     examples = load_examples(training_dir, patterns)
     texts = [e.text for e in examples]
-    dense = features(VectorCache.shared(embedder), texts)
+    dense = features(VectorCache.shared(embedder), texts, plan_keys(examples))
     y = classes_of(examples, patterns)
     predicted = np.zeros_like(y)
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
@@ -82,7 +83,7 @@ def leave_one_author_out(
     """
     examples = load_examples(training_dir, patterns)
     texts = [e.text for e in examples]
-    dense = features(VectorCache.shared(embedder), texts)
+    dense = features(VectorCache.shared(embedder), texts, plan_keys(examples))
     authors = sorted({e.source for e in examples if e.plan})
     counts: dict[str, dict[str, int]] = {}
     for author in authors:
