@@ -84,6 +84,21 @@ def test_the_model_is_trained_once_saved_and_retrained_when_data_change(
     assert C.model_path(tmp_path, data, embedder) != path
 
 
+def test_a_model_saved_by_another_trainer_version_is_not_loaded(
+    tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(C, "_LOADED", {})
+    data = _tiny(tmp_path / "train")
+    C.for_data(tmp_path, data, embedder, list(PATTERNS))
+    path = C.model_path(tmp_path, data, embedder)
+    assert C.SentenceClassifier.load(path, embedder) is not None
+    with np.load(path) as saved:  # the same file as an older trainer wrote it
+        arrays = {k: saved[k] for k in saved.files if k != "version"}
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    assert C.SentenceClassifier.load(path, embedder) is None  # its inputs had another layout
+
+
 def test_a_sentence_read_as_a_flaw_is_no_strength() -> None:
     plan = parse_plan(
         "All twelve offices move to the new CRM on 1 April; there is no pilot and no fallback."
