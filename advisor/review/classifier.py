@@ -4,9 +4,7 @@ flaw, guard against it, or neither?
 Each plan sentence (with its short heading, as ``advisor.review.plan`` gives it) is embedded
 with the advisor's MiniLM model, and one multinomial logistic regression reads the vector,
 four cue columns (negation, limiting words, numbers, later-in-time words) and the TF-IDF of
-its word unigrams and bigrams, the words after a negation marked (``mark_negation``), and
-the sentence's place in its plan (``plan_context``: the vector of the line before it and the
-mean vector of the whole plan). Its
+its word unigrams and bigrams, the words after a negation marked (``mark_negation``). Its
 classes are ``neutral`` and, per pattern, ``shows_flaw`` and ``guards_against`` (1 + 2 x 12 = 25),
 so a sentence's readings compete: it is about one pattern, one way, or about none. This is
 the "frozen sentence encoder plus linear head" set-up of SetFit's second stage (Tunstall et
@@ -41,13 +39,9 @@ from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
 
 log = logging.getLogger("advisor.review")
 LABELS = ("neutral", "shows_flaw", "guards_against")
-TRAINER_VERSION = "6"
+TRAINER_VERSION = "5"  # 5: the file records it, and a file without it is trained again
 REGULARISATION = 16.0  # inverse strength C; chosen on the development plans
 LEXICAL_WEIGHT = 2.0  # scale of the n-gram columns beside the unit sentence vector; ditto
-# Scale of the plan-context columns (the line before, the plan's mean vector). Chosen on the
-# training plans read leave-one-author-out (``advisor.review.validation``), as the figures
-# in ``training/plan-sentences/README.md`` show.
-CONTEXT_WEIGHT = 0.8
 _NEGATION = re.compile(
     r"(?i)\b(no|not|never|none|nobody|nothing|without|neither|nor|cannot|lack\w*|absent)\b"
     r"|n['’]t\b"
@@ -109,46 +103,11 @@ def cue_features(texts: list[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32).reshape(len(texts), 4)
 
 
-def plan_context(vectors: np.ndarray, plans: list[str]) -> np.ndarray:
-    """Two context vectors per sentence, shape (n, 2 x dim): the vector of the sentence
-    before it in the same plan, and the unit mean vector of its whole plan (the sentence
-    included), both scaled by ``CONTEXT_WEIGHT``.
-
-    ``plans`` names each row's plan, rows in reading order; a row with an empty name stands
-    alone (the isolated training sentences) and gets zeros. The same line reads differently
-    in a plan that has set its goals and in one that has not ("Phase 2: switch every team
-    over"), and a bullet often continues the one before it.
-    """
-    n, dim = vectors.shape
-    before, whole = np.zeros((n, dim), np.float32), np.zeros((n, dim), np.float32)
-    rows: dict[str, list[int]] = {}
-    for i, plan in enumerate(plans):
-        if plan:
-            rows.setdefault(plan, []).append(i)
-    for members in rows.values():
-        before[members[1:]] = vectors[members[:-1]]
-        mean = vectors[members].mean(axis=0)
-        whole[members] = mean / (float(np.linalg.norm(mean)) or 1.0)
-    return np.hstack([before, whole]) * CONTEXT_WEIGHT
-
-
-def features(cache: VectorCache, texts: list[str], plans: list[str] | None = None) -> np.ndarray:
-    """The dense inputs: unit sentence vector (384 for MiniLM), the cue columns and the plan
-    context (``plan_context``; ``plans`` None reads ``texts`` as one plan in order)."""
+def features(cache: VectorCache, texts: list[str]) -> np.ndarray:
+    """The dense inputs: unit sentence vector (384 for MiniLM) and the cue columns."""
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
-    vectors = cache.vectors(texts)
-    return dense_inputs(vectors, texts, ["plan"] * len(texts) if plans is None else plans)
-
-
-def dense_inputs(vectors: np.ndarray, texts: list[str], plans: list[str]) -> np.ndarray:
-    """``features`` from vectors already made: shape (n, 3 x dim + 4)."""
-    return np.hstack([vectors, cue_features(texts), plan_context(vectors, plans)])
-
-
-def plan_keys(examples: list[Example]) -> list[str]:
-    """Each example's plan as a key unique across files ("" for an isolated sentence)."""
-    return [f"{e.source}#{e.plan}" if e.plan else "" for e in examples]
+    return np.hstack([cache.vectors(texts), cue_features(texts)])
 
 
 @dataclass
@@ -294,8 +253,6 @@ class SentenceClassifier:
     def read(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The probabilities, shape (n, patterns, 3), and the sentence vectors, (n, 384).
 
-        ``texts`` are one plan's sentences in reading order (their order is context).
-
         Plan sentences are embedded afresh, not through the shared cache: a user's plan
         rarely recurs, and it would push out the corpus sentences the cache is for.
         Raises EmbeddingError when the model fails.
@@ -304,7 +261,7 @@ class SentenceClassifier:
             empty = np.zeros((0, len(self.patterns), len(LABELS)), dtype=np.float32)
             return empty, np.zeros((0, 0), dtype=np.float32)
         vectors = embed_matrix(self._cache.embedder, texts)
-        x = design(dense_inputs(vectors, texts, ["plan"] * len(texts)), self.lexicon, texts)
+        x = design(np.hstack([vectors, cue_features(texts)]), self.lexicon, texts)
         return probabilities(x, self.weights, self.bias), vectors
 
     @classmethod
@@ -314,8 +271,7 @@ class SentenceClassifier:
         """Fit the lexicon and the head on the examples."""
         texts = [e.text for e in examples]
         lexicon = Lexicon.fit(texts)
-        dense = features(VectorCache.shared(embedder), texts, plan_keys(examples))
-        x = design(dense, lexicon, texts)
+        x = design(features(VectorCache.shared(embedder), texts), lexicon, texts)
         weights, bias = fit_head(x, examples, patterns)
         return cls(embedder, patterns, weights, bias, lexicon)
 
@@ -363,7 +319,7 @@ _LOADED: dict[str, SentenceClassifier] = {}  # per process, by model file name: 
 def model_path(model_dir: Path, training_dir: Path, embedder: Embedder) -> Path:
     """Where the model for this training data and embedder lives (the name is its digest)."""
     digest = hashlib.sha1(
-        f"{TRAINER_VERSION}|{REGULARISATION}|{LEXICAL_WEIGHT}|{CONTEXT_WEIGHT}|{embedder.name}".encode()
+        f"{TRAINER_VERSION}|{REGULARISATION}|{LEXICAL_WEIGHT}|{embedder.name}".encode()
     )
     for path in sorted(training_dir.glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -29,7 +29,6 @@ from advisor.review.classifier import (
     features,
     fit_head,
     load_examples,
-    plan_keys,
     probabilities,
 )
 
@@ -48,7 +47,7 @@ def cross_validate(
 
     examples = load_examples(training_dir, patterns)
     texts = [e.text for e in examples]
-    dense = features(VectorCache.shared(embedder), texts, plan_keys(examples))
+    dense = features(VectorCache.shared(embedder), texts)
     y = classes_of(examples, patterns)
     predicted = np.zeros_like(y)
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
@@ -83,7 +82,7 @@ def leave_one_author_out(
     """
     examples = load_examples(training_dir, patterns)
     texts = [e.text for e in examples]
-    dense = features(VectorCache.shared(embedder), texts, plan_keys(examples))
+    dense = features(VectorCache.shared(embedder), texts)
     authors = sorted({e.source for e in examples if e.plan})
     counts: dict[str, dict[str, int]] = {}
     for author in authors:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -169,25 +168,3 @@ def test_each_author_is_read_by_a_model_that_never_saw_it(tmp_path: Path, embedd
     assert set(counts) == {"a.yaml", "b.yaml"}  # tiny.yaml has no plans: never held back
     assert counts["a.yaml"] == {"plans": 2, "found": 0, "false": 0, "missed": 2}
     assert counts["b.yaml"] == {"plans": 3, "found": 0, "false": 3, "missed": 0}
-
-
-def test_plan_context_is_the_line_before_and_the_plan_mean_and_zero_alone() -> None:
-    vectors = np.eye(4, dtype=np.float32)
-    context = C.plan_context(vectors, ["a", "a", "", "b"]) / C.CONTEXT_WEIGHT
-    before, whole = context[:, :4], context[:, 4:]
-    assert not before[0].any() and np.allclose(before[1], vectors[0])
-    mean = np.array([1.0, 1.0, 0.0, 0.0]) / np.sqrt(2.0)
-    assert np.allclose(whole[0], mean) and np.allclose(whole[1], mean)
-    assert not context[2].any()  # an isolated training sentence has no plan
-    assert np.allclose(whole[3], vectors[3]) and not before[3].any()  # a one-line plan
-
-
-def test_the_same_line_reads_differently_in_a_different_plan(embedder: Any) -> None:
-    models = Path(os.environ["ADVISOR_REVIEW_MODEL_DIR"])  # the session's shared folder
-    classifier = C.for_data(models, TRAINING, embedder, list(PATTERNS))
-    line = "Phase 2: switch every team over."
-    alone = classifier.predict([line])[0]
-    in_plan = classifier.predict(
-        ["We have no agreed objectives yet.", "Phase 1: buy licences.", line]
-    )[-1]
-    assert not np.allclose(alone, in_plan)
