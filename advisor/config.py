@@ -117,6 +117,10 @@ class Settings(BaseSettings):
         description="Where trained plan-review models are kept (default: <data_dir>/models). "
         "Files are named by a digest of their inputs, so data folders may share one.",
     )
+    question_training_dir: Path = Field(
+        PROJECT_ROOT / "training" / "question-types",
+        description="Labelled questions the question-type reader is trained on (per process).",
+    )
     chunk_size: int = Field(600, ge=100, le=4000, description="Max characters per passage.")
     k_dense: int = Field(12, ge=1, le=100, description="Candidates from dense search.")
     k_lexical: int = Field(12, ge=1, le=100, description="Candidates from BM25.")

@@ -19,6 +19,7 @@ from advisor.ask.grounding import SupportChecker
 from advisor.ask.guard import Guard
 from advisor.ask.llm import make_chat_model
 from advisor.ask.pipeline import AskPipeline
+from advisor.ask.qtypes import QuestionTyper
 from advisor.ask.retrieval import HybridSearcher
 from advisor.ask.state import AskState, Focus
 from advisor.ask.writer import LLMWriter
@@ -106,6 +107,11 @@ class Advisor:
             if self._reviewer is None or self._reviewer.snapshot is not searcher.snapshot:
                 self._reviewer = PlanReviewer(searcher.snapshot, embedder, classifier)
             return self._reviewer
+
+    @property
+    def question_typer(self) -> QuestionTyper:
+        """The question-type reader (trained once per process, on first use)."""
+        return QuestionTyper.shared(self.embedder, self.settings.question_training_dir)
 
     def _classifier(self) -> SentenceClassifier:
         """The plan-sentence classifier (trained on first use when its model is missing)."""

@@ -47,9 +47,9 @@ class SwappedCitations:
         self.inner = inner
         self.name = f"{inner.name}+swapped-citations"
 
-    def compose(self, question: str, retrieval: Retrieval) -> Composition:
+    def compose(self, question: str, retrieval: Retrieval, qtype: str = "") -> Composition:
         """Compose as usual, then point every sentence at another passage."""
-        out = self.inner.compose(question, retrieval)
+        out = self.inner.compose(question, retrieval, qtype)
         n = len(out.hits)
         sections = [
             (h, [Segment(s.text, (s.hit + 1) % n, s.kind, s.score, s.order) for s in segs])

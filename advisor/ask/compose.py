@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from advisor.ask.entries import verbatim_span
-from advisor.ask.questions import question_type
+from advisor.ask.qtypes import QuestionTyper
 from advisor.ask.retrieval import Hit, Retrieval
 from advisor.config import Settings
 from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING
@@ -64,7 +64,7 @@ class Generator(Protocol):
 
     name: str
 
-    def compose(self, question: str, retrieval: Retrieval) -> Composition: ...
+    def compose(self, question: str, retrieval: Retrieval, qtype: str = "") -> Composition: ...
 
 
 class ExtractiveComposer:
@@ -76,11 +76,15 @@ class ExtractiveComposer:
         self.settings = settings
         self._cache = VectorCache.shared(embedder)
 
+    def _typer(self) -> QuestionTyper:
+        return QuestionTyper.shared(self._cache.embedder, self.settings.question_training_dir)
+
     def warm(self, passages: list[str]) -> list[str]:
-        """Embed every quotable sentence now, so no question pays for it later; return them."""
+        """Embed every quotable sentence now, so no question pays for it later, and train the
+        question-type reader; return the texts embedded."""
         texts = [u[0] for text in passages for u in passage_units(text)]
         self._cache.vectors(texts)
-        return texts
+        return texts + self._typer().texts
 
     def _score(
         self,
@@ -118,17 +122,22 @@ class ExtractiveComposer:
             scored.append(Segment(display(text), hit_idx, kind, score, (hit_idx, pos), unit, pair))
         return scored
 
-    def compose(self, question: str, retrieval: Retrieval) -> Composition:
-        """Choose, order and group the sentences that best answer the question."""
+    def compose(self, question: str, retrieval: Retrieval, qtype: str = "") -> Composition:
+        """Choose, order and group the sentences that best answer the question.
+
+        ``qtype`` is the question's form as the asker wrote it (read here when not given:
+        a condensed follow-up no longer reads as its own form).
+        """
         s = self.settings
         units = _candidate_units(retrieval.hits)
         if not units:
             return Composition([], retrieval.hits)
         vectors = self._cache.vectors([u[1] for u in units])
-        qtype = question_type(question)
+        typer = self._typer()
+        qtype = qtype or typer.classify(question)
         wants_advice = bool(_ADVICE_QUESTION.match(question)) or qtype == "how_to"
         scored = self._score(question, retrieval, units, vectors, qtype, wants_advice)
-        lead = _direct_hit(retrieval, s.direct_answer_min, qtype)
+        lead = _direct_hit(retrieval, s.direct_answer_min, qtype, typer)
         if lead is not None:
             own = [
                 Segment(display(text), hit, "answer", 1.0, (hit, pos), unit)
@@ -227,7 +236,7 @@ def _formed(
     return [lead, *[seg for seg in segments if seg is not lead]]
 
 
-def _direct_hit(retrieval: Retrieval, floor: float, qtype: str) -> int | None:
+def _direct_hit(retrieval: Retrieval, floor: float, qtype: str, typer: QuestionTyper) -> int | None:
     """The hit of the answer entry to lead with: of the entries whose best phrasing is at
     least ``floor`` close to the question, the one the fusion ranks highest (its phrasings,
     its text and its words all agreeing), rather than the single closest phrasing.
@@ -241,7 +250,7 @@ def _direct_hit(retrieval: Retrieval, floor: float, qtype: str) -> int | None:
             continue
         if _STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"):
             continue
-        same = question_type(str(hit.passage.meta.get("title", ""))) == qtype
+        same = typer.classify(str(hit.passage.meta.get("title", ""))) == qtype
         close.append((same, hit.fused, idx))
     return max(close)[2] if close else None
 

@@ -22,7 +22,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from advisor.ask.answers import citation, extractive_answer, reply_answer, written_answer
 from advisor.ask.compose import Generator
 from advisor.ask.intents import classify
-from advisor.ask.questions import asking_sentence, condense, is_follow_up, question_type
+from advisor.ask.qtypes import QuestionTyper
+from advisor.ask.questions import asking_sentence, condense, is_follow_up
 from advisor.ask.retrieval import HybridSearcher
 from advisor.ask.state import AskState, Focus
 from advisor.ask.writer import LLMWriter, Written
@@ -51,6 +52,9 @@ class Parts(Protocol):
     @property
     def store(self) -> ConversationStore: ...
 
+    @property
+    def question_typer(self) -> QuestionTyper: ...
+
     def focus(self, question: str, review: Review) -> Focus | None: ...
 
 
@@ -72,7 +76,7 @@ class AskPipeline:
         state.intent = classify(state.question, searcher.known_word, searcher.relevance)
         if state.intent.kind != "question":
             return self.reply(state)
-        state.question_type = question_type(state.question)
+        state.question_type = self.parts.question_typer.classify(state.question)
         return self.events(self.chain.invoke(state))
 
     def reply(self, state: AskState) -> Iterator[StreamEvent]:
@@ -129,7 +133,9 @@ class AskPipeline:
         t = time.perf_counter()
         assert state.retrieval is not None
         if state.retrieval.passed_gate:
-            state.composition = self.parts.generator.compose(state.query, state.retrieval)
+            state.composition = self.parts.generator.compose(
+                state.query, state.retrieval, state.question_type
+            )
         state.timings["compose"] = time.perf_counter() - t
         return state
 

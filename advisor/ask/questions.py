@@ -12,6 +12,7 @@ _ANAPHOR = re.compile(
     r"the same|the former|the latter)\b"
 )
 _CONTINUATION = re.compile(r"(?i)^\s*(and|or|but|so|also|what about|how about|then|why not)\b")
+_CONTEXT = re.compile(r"\s*\((?:following on from|about): .*\)$")  # what condense adds
 _QUESTION_WORDS = frozenset("what why how who whom which when where does do is are can".split())
 
 
@@ -43,12 +44,13 @@ def condense(question: str, history: list[Turn]) -> str:
 def _root(turn: Turn) -> str:
     """The question a turn asked, without the context an earlier follow-up added."""
     standalone = turn.standalone_question or turn.question
-    return re.sub(r"\s*\((?:following on from|about): .*\)$", "", standalone) or turn.question
+    return _CONTEXT.sub("", standalone) or turn.question
 
 
 # The question's form decides what the first sentence must give: a stance, the option
 # chosen, a role, a figure, a definition, a reason, a first step or the items of a list.
-# Each rule reads the question's own sentence, from the start of one of its clauses.
+# Each rule reads the question's own sentence, from the start of one of its clauses; the
+# rules are columns of the learned reader in ``advisor.ask.qtypes``, not the decision.
 _START = r"(?i)(?:^|[,;:])[\W_]*"
 _QTYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("how_many", re.compile(
@@ -86,13 +88,16 @@ def asking_sentence(question: str) -> str:
     return next((p for p in reversed(parts) if p.endswith("?")), parts[-1] if parts else "")
 
 
-def question_type(question: str) -> str:
-    """The question's form: one of ``QUESTION_TYPES`` (first matching rule wins).
+def asked_text(question: str) -> str:
+    """The asking sentence without opening filler or the context a follow-up was given."""
+    bare = _CONTEXT.sub("", question.strip())
+    return _FILLER.sub("", asking_sentence(bare)).strip()
 
-    Only the asking sentence counts: the last one with a question mark, or the last one.
+
+def rule_matches(asked: str) -> list[float]:
+    """One column per hand-written rule of ``_QTYPES``: 1.0 when it matches ``asked``.
+
+    The rules are cues for ``advisor.ask.qtypes.QuestionTyper``, which weighs them with the
+    sentence's vector and words; on their own they were fitted to the development questions.
     """
-    asked = _FILLER.sub("", asking_sentence(question))
-    for name, rule in _QTYPES:
-        if rule.search(asked):
-            return name
-    return "other"
+    return [1.0 if rule.search(asked) else 0.0 for _, rule in _QTYPES]

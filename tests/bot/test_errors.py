@@ -161,7 +161,7 @@ class Exploding:
 
     name = "exploding"
 
-    def compose(self, question: str, retrieval: Retrieval) -> Composition:
+    def compose(self, question: str, retrieval: Retrieval, qtype: str = "") -> Composition:
         raise RuntimeError("secret internals /etc/passwd")
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from advisor.ask.compose import _STANCE
 from advisor.ask.grounding import cited_sentences
-from advisor.ask.questions import question_type
 from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING, REFUSAL
 from advisor.facade import Advisor
 from advisor.quoting import leans_back
@@ -28,8 +27,10 @@ from advisor.quoting import leans_back
         ("We're thinking of a trial run with one team first. Good idea?", "yes_no"),
     ],
 )
-def test_the_question_type_is_read_from_the_asking_sentence(question: str, qtype: str) -> None:
-    assert question_type(question) == qtype
+def test_the_question_type_is_read_from_the_asking_sentence(
+    advisor: Advisor, question: str, qtype: str
+) -> None:
+    assert advisor.question_typer.classify(question) == qtype
 
 
 def test_a_choice_is_answered_in_the_first_sentence_with_the_option(advisor: Advisor) -> None:
