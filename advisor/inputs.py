@@ -101,7 +101,8 @@ def clean_plan(plan: object) -> str:
     words = len(re.findall(r"[A-Za-z]{2,}", text))
     if words < MIN_PLAN_WORDS:
         raise PlanTooShortError(
-            f"the plan has {words} words; paste at least {MIN_PLAN_WORDS} words of the plan "
+            f"the plan has {words} word{'s' if words != 1 else ''}; paste at least "
+            f"{MIN_PLAN_WORDS} words of the plan "
             "(its goals, scope, owner, budget and rollout), or ask a question instead"
         )
     _check_english(text)

@@ -100,3 +100,8 @@ def test_a_chat_thread_without_punctuation_is_one_item_per_line() -> None:
         "trial it with the 4 SDRs first so shout if anything breaks\n"
     )
     assert len(plan.sentences) == 3
+
+
+def test_a_one_word_plan_is_told_in_the_singular() -> None:
+    with pytest.raises(PlanTooShortError, match=r"the plan has 1 word; paste at least 12 words"):
+        clean_plan("TBD")
