@@ -244,15 +244,19 @@ def _direct_hit(retrieval: Retrieval, floor: float, qtype: str, typer: QuestionT
     An entry written for the same form of question comes first; an entry that opens with a
     stance ("Yes, …", "No: …") leads only a yes/no or choice question.
     """
-    close = []
-    for idx, hit in enumerate(retrieval.hits):
-        if hit.question_similarity is None or hit.question_similarity < floor:
-            continue
-        if _STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"):
-            continue
-        same = typer.classify(str(hit.passage.meta.get("title", ""))) == qtype
-        close.append((same, hit.fused, idx))
-    return max(close)[2] if close else None
+    close = [
+        idx
+        for idx, hit in enumerate(retrieval.hits)
+        if hit.question_similarity is not None
+        and hit.question_similarity >= floor
+        and not (_STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"))
+    ]
+    if not close:
+        return None
+    titles = [str(retrieval.hits[i].passage.meta.get("title", "")) for i in close]
+    forms = typer.classify_many(titles)  # one pass for all the close entries
+    ranked = zip(close, forms, strict=True)
+    return max((form == qtype, retrieval.hits[i].fused, i) for i, form in ranked)[2]
 
 
 def _direct(

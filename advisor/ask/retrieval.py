@@ -18,13 +18,13 @@ from advisor.knowledge.embeddings import Embedder
 from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
 from advisor.text import STOPWORDS, content_terms, names, tokens
 
-# A factual look-up ("what is", "which", "how much") rather than a request for advice.
 # The articles cited by the best-fused advice passage (this many of them) are ranked once
 # more, with this weight, beside the dense, lexical and phrasing rankings; 0 turns it off.
 # Chosen on the development questions (article hit@5 0.886 without; 0.909, 0.955 and 0.977
 # at weights 0.5, 1 and 1.5; key-point coverage 0.576 -> 0.561 at 1). Following the two
 # best pieces of advice instead of one fell to 0.864: the broad notes cite every article.
 SOURCE_WEIGHT, SOURCE_ADVICE = 1.0, 1
+# A factual look-up ("what is", "which", "how much") rather than a request for advice.
 _LOOKUP = re.compile(r"(?i)^\s*(what|which|who|when|where|how much|how many)\b")
 _ABOUT_US = re.compile(r"(?i)\b(we|our|us|my|i)\b")
 # Facets of CRM buying the articles never discuss: prices and the law. A question on one of
