@@ -18,7 +18,14 @@ from advisor.contract import Answer, Citation, Review
 from advisor.errors import AdvisorError, ConfigError, CorpusError, InvalidInputError
 
 
-def _fail(exc: AdvisorError) -> None:
+def _fail(exc: AdvisorError, as_json: bool = False) -> None:
+    """Report ``exc`` and exit: 2 for bad input, 1 otherwise.
+
+    With ``--json`` a script also gets ``{"error": {"code", "detail"}}`` on stdout, so it
+    never has to parse the human line; ``code`` is the slug the HTTP API uses in ``type``.
+    """
+    if as_json:
+        click.echo(json.dumps({"error": {"code": exc.code, "detail": str(exc)}}))
     click.secho(f"error: {exc}", fg="red", err=True)
     if isinstance(exc, CorpusError) and len(exc.problems) > 1:
         for path, why in exc.problems:
@@ -127,7 +134,7 @@ def ask(question: tuple[str, ...], as_json: bool, conversation_id: str | None) -
     try:
         answer = _advisor().ask(" ".join(question), conversation_id)
     except AdvisorError as exc:
-        _fail(exc)
+        _fail(exc, as_json)
         return
     if as_json:
         click.echo(json.dumps(answer.contract(), ensure_ascii=False, indent=2))
@@ -137,22 +144,17 @@ def ask(question: tuple[str, ...], as_json: bool, conversation_id: str | None) -
 
 
 @main.command()
-@click.argument("plan_file", metavar="FILE|-", type=click.File("r", encoding="utf-8"))
+@click.argument("plan_file", metavar="FILE|-")
 @click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
 @click.option(
     "-c", "--conversation", "conversation_id", help="Add the review to this conversation."
 )
-def review(plan_file: Any, as_json: bool, conversation_id: str | None) -> None:
+def review(plan_file: str, as_json: bool, conversation_id: str | None) -> None:
     """Review a CRM plan (a text file, or - for stdin) against the 12 failure patterns."""
     try:
-        text = plan_file.read()
-    except UnicodeDecodeError:
-        _fail(InvalidInputError("the plan is not UTF-8 text"))
-        return
-    try:
-        result = _advisor().review(text, conversation_id)
+        result = _advisor().review(_read_plan(plan_file), conversation_id)
     except AdvisorError as exc:
-        _fail(exc)
+        _fail(exc, as_json)
         return
     if as_json:
         click.echo(json.dumps(result.contract(), ensure_ascii=False, indent=2))
@@ -163,6 +165,17 @@ def review(plan_file: Any, as_json: bool, conversation_id: str | None) -> None:
             f'`advisor ask -c {result.conversation_id} "why is that a problem?"`)',
             dim=True,
         )
+
+
+def _read_plan(name: str) -> str:
+    """The plan's text from a file, or stdin for ``-``; unreadable input is bad input."""
+    try:
+        with click.open_file(name, "r", encoding="utf-8") as handle:
+            return str(handle.read())
+    except UnicodeDecodeError:
+        raise InvalidInputError("the plan is not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {name}: {exc.strerror or exc}") from None
 
 
 @main.command()

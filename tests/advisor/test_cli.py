@@ -153,3 +153,17 @@ def test_a_bad_setting_is_one_clear_line_not_a_traceback() -> None:
 def test_an_empty_conversation_id_is_refused_as_over_http(data: Path) -> None:
     out = run("ask", "-c", "", "Why do CRM projects fail?", data=data)
     assert out.returncode == 2 and "conversation_id" in out.stderr
+
+
+def test_json_mode_reports_bad_input_as_json(data: Path, tmp_path: Path) -> None:
+    # A script that asked for JSON gets JSON on stdout even when the input is refused.
+    cases = [
+        (("review", "--json", "-"), "", "empty-plan"),
+        (("review", "--json", str(tmp_path / "nope.txt")), None, "invalid-input"),
+        (("ask", "--json", "  "), None, "empty-question"),
+    ]
+    for args, stdin, code in cases:
+        out = run(*args, data=data, stdin=stdin)
+        assert out.returncode == 2, out.stderr
+        error = json.loads(out.stdout)["error"]
+        assert error["code"] == code and error["detail"] in out.stderr
