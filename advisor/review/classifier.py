@@ -39,15 +39,18 @@ from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
 
 log = logging.getLogger("advisor.review")
 LABELS = ("neutral", "shows_flaw", "guards_against")
-TRAINER_VERSION = "5"  # 5: the file records it, and a file without it is trained again
+TRAINER_VERSION = "7"  # 5: recorded in the file; 7: "not only" neither negates nor limits
 REGULARISATION = 16.0  # inverse strength C; chosen on the development plans
 LEXICAL_WEIGHT = 2.0  # scale of the n-gram columns beside the unit sentence vector; ditto
+# "not only the licence" is additive: it neither denies nor limits (see ``mark_negation``).
+_ADDITIVE = frozenset({"only", "just", "merely", "simply", "solely"})
+_NOT_ADDITIVE = r"(?!\s+(?:only|just|merely|simply|solely)\b)"
 _NEGATION = re.compile(
-    r"(?i)\b(no|not|never|none|nobody|nothing|without|neither|nor|cannot|lack\w*|absent)\b"
-    r"|n['’]t\b"
+    r"(?i)\b(no|not" + _NOT_ADDITIVE + r"|never|none|nobody|nothing|without|neither|nor|cannot"
+    r"|lack\w*|absent)\b|n['’]t\b"
 )
 _NUMBER = re.compile(r"\d")
-_LIMITING = re.compile(r"(?i)\b(only|just|except|merely|solely|alone)\b")
+_LIMITING = re.compile(r"(?i)\b(?<!not )(only|just|except|merely|solely|alone)\b")
 _LATER = re.compile(r"(?i)\b(after|later|afterwards|once|then|eventually|phase [2-9]|tbc|tbd)\b")
 
 
@@ -167,9 +170,14 @@ def mark_negation(text: str) -> str:
     up? Sentiment classification using machine learning techniques").
     """
     words, negated = [], False
-    for token in _TOKEN.findall(text.lower()):
+    tokens = _TOKEN.findall(text.lower())
+    for at, token in enumerate(tokens):
         if token in ".,;:!?()|":
             negated = False
+        elif token == "not" and tokens[at + 1 : at + 2] and tokens[at + 1] in _ADDITIVE:
+            # After "not", these make an additive ("not only the licence but training too"):
+            # the words that follow are affirmed, not denied, and keep their own n-grams.
+            words.append(token)
         elif _NEGATOR.match(token):
             words.append(token)
             negated = True
