@@ -207,12 +207,17 @@ class Advisor:
         if load is not None:
             load()  # an in-process model loads now, not on the first question
 
-    def focus(self, question: str, review: Review) -> Focus | None:
+    def focus(self, question: str, review: Review, qtype: str = "") -> Focus | None:
         """The finding of ``review`` that a follow-up question is about, if any."""
-        finding = self.reviewer.focus(question, review)
+        finding = self.reviewer.focus(question, review, qtype)
         if finding is None:
             return None
-        return Focus(finding, f"{finding.title}: {REGISTRY[finding.pattern].description}")
+        spec = REGISTRY[finding.pattern]
+        return Focus(
+            finding,
+            f"{finding.title}: {spec.description}",
+            f"what to do instead of {spec.description}: {spec.strength}",
+        )
 
     # -- public API --------------------------------------------------------------------
     def ask(

@@ -24,6 +24,8 @@ class FailurePattern:
     ``question`` is what the team must answer when the plan says nothing about it, and
     ``consequence`` ranks those questions (1 is asked first). ``structure`` names the
     plan-level checks in ``advisor.review.structure`` that a single sentence cannot show.
+    ``roles`` marks the patterns about who leads or owns what, which a bare "who should run
+    it instead?" after a review is about.
     """
 
     id: str
@@ -34,6 +36,7 @@ class FailurePattern:
     question: str
     consequence: int
     structure: tuple[str, ...] = ()
+    roles: bool = False
 
 
 REGISTRY: dict[str, FailurePattern] = {
@@ -81,6 +84,7 @@ REGISTRY: dict[str, FailurePattern] = {
             "it_only_ownership", "IT-only ownership",
             "treated as a technology project that IT carries", "business ownership", "high",
             "Which business leader owns the CRM project, with IT as the partner?", 2,
+            roles=True,
         ),
         FailurePattern(
             "leadership_lip_service", "Leadership lip service",
@@ -88,11 +92,13 @@ REGISTRY: dict[str, FailurePattern] = {
             "leaders who take part", "medium",
             "What will the leaders themselves do differently: use it, review it, change "
             "incentives?", 11,
+            roles=True,
         ),
         FailurePattern(
             "ownership_politics", "Politics over who owns the customer",
             "departments fight over who owns the customer", "rules for who owns the customer",
             "medium", "Who owns the customer record after go-live, and who settles disputes?", 10,
+            roles=True,
         ),
         FailurePattern(
             "big_bang_rollout", "Big-bang rollout", "no pilot and no bite-size stages",

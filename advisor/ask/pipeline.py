@@ -23,7 +23,7 @@ from advisor.ask.answers import citation, extractive_answer, reply_answer, writt
 from advisor.ask.compose import Generator
 from advisor.ask.intents import classify
 from advisor.ask.qtypes import QuestionTyper
-from advisor.ask.questions import asking_sentence, condense, is_follow_up
+from advisor.ask.questions import asking_sentence, asks_for_remedy, condense, is_follow_up
 from advisor.ask.retrieval import HybridSearcher
 from advisor.ask.state import AskState, Focus
 from advisor.ask.writer import LLMWriter, Written
@@ -55,7 +55,7 @@ class Parts(Protocol):
     @property
     def question_typer(self) -> QuestionTyper: ...
 
-    def focus(self, question: str, review: Review) -> Focus | None: ...
+    def focus(self, question: str, review: Review, qtype: str = "") -> Focus | None: ...
 
 
 class AskPipeline:
@@ -91,10 +91,12 @@ class AskPipeline:
     def condense(self, state: AskState) -> AskState:
         """Fill ``standalone`` and ``query``: a follow-up on a review searches its finding."""
         t = time.perf_counter()
-        focus = self.parts.focus(state.question, state.review) if state.review else None
+        review, qtype = state.review, state.question_type
+        focus = self.parts.focus(state.question, review, qtype) if review else None
         if focus is not None:
             state.focus = focus.finding
-            state.standalone = f"{state.question} (about: {focus.about})"
+            about = focus.remedy if asks_for_remedy(state.question, qtype) else focus.about
+            state.standalone = f"{state.question} (about: {about})"
         else:
             state.standalone = self._rewrite(state.question, state.history)
         state.query = strip_injection(state.standalone)[0]

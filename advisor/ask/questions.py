@@ -79,6 +79,18 @@ _QTYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\b(good|bad|smart|wise|sensible) (idea|move|plan)\b|\bright\?$")),
 )  # fmt: skip
 QUESTION_TYPES = (*(name for name, _ in _QTYPES), "other")
+_REMEDY = re.compile(r"(?i)\b(instead|fix|solve|avoid|prevent|do about|better way|alternative)")
+
+
+def asks_for_remedy(question: str, qtype: str) -> bool:
+    """True when a follow-up on a finding asks what to do, not what the finding means.
+
+    "How should we roll it out?" and "who should run it instead?" want the safeguard;
+    "why is that a problem?" wants the finding itself.
+    """
+    return qtype in ("how_to", "who") or bool(_REMEDY.search(question))
+
+
 _FILLER = re.compile(r"(?i)^\W*(honestly|so|ok|okay|and|but|well|in a nutshell|quick one)\b[,\s]*")
 
 

@@ -16,7 +16,8 @@ class Focus:
     """The plan-review finding a follow-up is about, and what to search for it."""
 
     finding: Finding
-    about: str
+    about: str  # what the finding is: searched for "why is that a problem?"
+    remedy: str = ""  # what to do instead: searched for "who should run it instead?"
 
 
 @dataclass

@@ -36,6 +36,10 @@ _FAILURE_SECTIONS = ("What it looks like", "How to spot it in a plan")
 _REMEDY_SECTION = "What to do instead"
 NOT_ADDRESSED = "not addressed"
 FOCUS_FLOOR = 0.2  # least similarity of a pronoun-only follow-up to the finding it is about
+# A follow-up that leans on the review and is this near one of its findings is about that
+# one, not the first: "how should we roll it out instead?" is 0.34 from big-bang rollout and
+# at most 0.23 from any other pattern; "why is that a problem?" is nearer none (0.17).
+FOCUS_NEAR = 0.3
 # Words that say a question leans on the review: pronouns, continuations, the plan itself.
 _LEANS_ON_REVIEW = re.compile(
     r"(?i)\b(that|this|it|its|they|them|those|these|the same|plan|review|finding|gap|first"
@@ -253,12 +257,14 @@ class PlanReviewer:
             parts.append(f"{display(unit.text)} [{cited[p.id].n}]")
         return " ".join(parts)
 
-    def focus(self, question: str, review: Review) -> Finding | None:
+    def focus(self, question: str, review: Review, qtype: str = "") -> Finding | None:
         """The finding a follow-up question is about, or None if it is about none of them.
 
         The question is matched against all 12 patterns, so one about a pattern the review
         did not raise ("we signed before agreeing goals, is that a problem?") is answered on
-        its own instead of being steered to an unrelated finding.
+        its own instead of being steered to an unrelated finding. ``qtype`` is the question's
+        type (``advisor.ask.questions.QUESTION_TYPES``): a "who" question that leans on the
+        review ("who should run it instead?") is about its finding on who leads or owns.
         """
         if not review.findings:
             return None
@@ -278,6 +284,11 @@ class PlanReviewer:
         if overlap or score >= FOCUS_FLOOR * 2:
             return by_pattern.get(best)
         leans = _LEANS_ON_REVIEW.search(question)
+        if leans and score >= FOCUS_NEAR and best in by_pattern:
+            return by_pattern[best]  # "how should we roll it out instead?": the rollout flag
+        roles = [f for f in review.findings if f.pattern in REGISTRY and REGISTRY[f.pattern].roles]
+        if leans and qtype == "who" and roles:
+            return roles[0]
         first = review.findings[0]
         j = self.patterns.index(first.pattern) if first.pattern in self.patterns else -1
         # "why is that a problem?" names nothing of its own: it is about the first red flag.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from advisor.ask.qtypes import QuestionTyper, load_questions
-from advisor.ask.questions import QUESTION_TYPES, asked_text
+from advisor.ask.questions import QUESTION_TYPES, asked_text, asks_for_remedy
 from advisor.errors import ConfigError
 from advisor.facade import Advisor
 
@@ -83,3 +83,20 @@ def test_the_typer_reads_the_form_not_the_opening_word(
 def test_a_condensed_follow_up_is_read_by_its_own_asking_sentence() -> None:
     condensed = "and who signs that off? (following on from: What is a CRMO?)"
     assert asked_text(condensed) == "who signs that off?"
+
+
+@pytest.mark.parametrize(
+    ("question", "qtype", "wants_remedy"),
+    [
+        ("who should run it instead?", "who", True),
+        ("how should we phase it?", "how_to", True),
+        ("what should we measure instead?", "list", True),
+        ("so what do we do about it?", "other", True),
+        ("why is that a problem?", "why", False),
+        ("what does that mean?", "definition", False),
+    ],
+)
+def test_a_follow_up_on_a_finding_asks_for_the_remedy_or_the_finding(
+    question: str, qtype: str, wants_remedy: bool
+) -> None:
+    assert asks_for_remedy(question, qtype) is wants_remedy

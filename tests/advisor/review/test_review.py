@@ -11,7 +11,7 @@ from advisor.config import PROJECT_ROOT
 from advisor.errors import PlanTooShortError, TurnNotFoundError
 from advisor.facade import Advisor
 from advisor.knowledge.corpus import load_corpus
-from advisor.patterns import PATTERNS
+from advisor.patterns import PATTERNS, REGISTRY
 
 FLAWED = """CRM Programme 2027
 
@@ -156,6 +156,7 @@ def test_the_review_is_a_turn_of_its_conversation(reviewed) -> None:  # type: ig
         ("why is that too broad?", "goals_too_broad", "note-goals-too-broad"),
         ("how do we fix the measurement gap?", "no_measurement", "note-no-measurement"),
         ("Who should own it instead?", "it_only_ownership", "note-it-only-ownership"),
+        ("who should run it then?", "it_only_ownership", "note-it-only-ownership"),
     ],
 )
 def test_follow_ups_are_answered_in_the_reviews_context(
@@ -166,11 +167,31 @@ def test_follow_ups_are_answered_in_the_reviews_context(
     finding = next(f for f in review.findings if f.pattern == pattern)
     assert answer.answered
     assert answer.answer.startswith(f"On your plan's “{finding.title}” finding")
-    assert finding.title in answer.standalone_question
+    assert REGISTRY[pattern].description in answer.standalone_question
     # The pattern's note, or a direct-answer entry on the same pattern, is cited.
     cited = {c.doc_id for c in answer.citations}
     entries = {d.id: d.meta.get("topic") for d in load_corpus(PROJECT_ROOT / "corpus")}
     assert doc in cited or any(entries.get(d) == pattern for d in cited), cited
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "pattern", "wanted"),
+    [
+        ("who should run it instead?", "it_only_ownership", "business"),
+        ("how should we roll it out instead?", "big_bang_rollout", "pilot"),
+        ("why is that too broad?", "goals_too_broad", "tactical steps"),
+    ],
+)
+def test_a_follow_up_asking_what_to_do_leads_with_the_remedy(
+    advisor: Advisor, follow_up: str, pattern: str, wanted: str
+) -> None:
+    # "instead" and "who" ask for the safeguard; "why" asks about the finding itself.
+    review = advisor.review(FLAWED)
+    answer = advisor.ask(follow_up, review.conversation_id)
+    lead = next(line for line in answer.answer.splitlines() if line.startswith("- "))
+    assert wanted in lead.lower(), answer.answer
+    remedy = REGISTRY[pattern].strength
+    assert (remedy in answer.standalone_question) == (not follow_up.startswith("why"))
 
 
 def test_an_unrelated_question_after_a_review_is_not_bent_to_it(advisor: Advisor) -> None:
