@@ -25,7 +25,9 @@ class FailurePattern:
     ``consequence`` ranks those questions (1 is asked first). ``structure`` names the
     plan-level checks in ``advisor.review.structure`` that a single sentence cannot show.
     ``roles`` marks the patterns about who leads or owns what, which a bare "who should run
-    it instead?" after a review is about.
+    it instead?" after a review is about. A goal sentence with a figure that guards one of
+    ``goal_guards`` guards this pattern too ("cut churn from 38% to 30% by 2027, measured
+    monthly" is a measurement and a specific goal, though the classifier gives it one label).
     """
 
     id: str
@@ -37,6 +39,7 @@ class FailurePattern:
     consequence: int
     structure: tuple[str, ...] = ()
     roles: bool = False
+    goal_guards: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, FailurePattern] = {
@@ -46,6 +49,7 @@ REGISTRY: dict[str, FailurePattern] = {
             "goals_too_broad", "Goals too broad", "a vision with no tactical first steps",
             "specific goals", "medium",
             "What is the first specific, dated goal, and for which customers?", 8,
+            goal_guards=("no_measurement",),
         ),
         FailurePattern(
             "strategy_too_generic", "Strategy too generic", "a copy of what works elsewhere",

@@ -22,6 +22,7 @@ held-out ones.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -57,6 +58,7 @@ SURE = 0.8  # a red flag this sure keeps its pattern's full severity
 OUTWEIGHED_BY = 0.9
 LEANS_TO_GUARD = 0.15  # an unsettled topic read this much as a safeguard is not asked about
 EVIDENCE = 2  # plan sentences quoted per finding or strength
+_FIGURE = re.compile(r"\d")  # a goal with a figure (a target, a baseline or a date)
 
 Basis = Literal["shown", "addressed", "not_addressed"]
 
@@ -135,7 +137,28 @@ def _outweighed(flaw: np.ndarray, guard: np.ndarray, strongest: int) -> bool:
 def detect(plan: Plan, labels: np.ndarray, patterns: list[str]) -> list[Reading]:
     """A reading for every pattern, in ``patterns`` order; labels has shape (n, P, 3)."""
     mass = labels[:, :, 2].sum(axis=1)
-    return [read_pattern(plan, p, labels[:, j, :], mass) for j, p in enumerate(patterns)]
+    return [
+        read_pattern(plan, p, _with_goal_guards(plan, labels, patterns, j), mass)
+        for j, p in enumerate(patterns)
+    ]
+
+
+def _with_goal_guards(plan: Plan, labels: np.ndarray, patterns: list[str], j: int) -> np.ndarray:
+    """Pattern ``j``'s probabilities, (n, 3), with its ``goal_guards`` lent to goal sentences.
+
+    The softmax gives "cut quote time from ten days to five by June, measured monthly" to
+    measurement alone; as a dated figure it is also the specific goal that broad goals lack.
+    """
+    probs = labels[:, j, :]
+    lenders = [patterns.index(p) for p in REGISTRY[patterns[j]].goal_guards if p in patterns]
+    rows = [s.index for s in plan.sentences if s.has("goal") and _FIGURE.search(s.text)]
+    if not lenders or not rows:
+        return probs
+    probs = probs.copy()
+    lent = labels[rows][:, lenders, 2].max(axis=1)
+    probs[rows, 2] = np.maximum(probs[rows, 2], np.minimum(lent, 1.0 - probs[rows, 1]))
+    probs[rows, 0] = 1.0 - probs[rows, 1] - probs[rows, 2]
+    return probs
 
 
 def _short(plan: Plan, index: int, words: int = 12) -> str:

@@ -197,3 +197,24 @@ def test_a_plan_in_another_language_is_refused_clearly(advisor: Advisor) -> None
             "c-spanish",
         )
     assert not advisor.store.exists("c-spanish")
+
+
+def test_a_dated_target_counts_as_a_specific_goal_as_well_as_a_measure(advisor: Advisor) -> None:
+    # The classifier gives the line one label (measurement); as a dated figure it is also
+    # the specific goal, so the review must not ask for one.
+    review = _review(
+        advisor,
+        "Target: raise first-contact resolution from 61% to 75% by March 2027, tracked monthly "
+        "against the January baseline. The service director owns the project and we pilot "
+        "with one team for ten weeks before any other team moves.",
+    )
+    strengths = {s.pattern for s in review.strengths}
+    asked = {f.pattern for f in review.findings if f.basis == "not_addressed"}
+    assert {"goals_too_broad", "no_measurement"} <= strengths, review.text
+    assert "goals_too_broad" not in asked
+    vague = _review(
+        advisor,
+        "Goal: become the most customer-centric insurer in the market. The service director "
+        "owns the project and we pilot with one team for ten weeks before any other team moves.",
+    )
+    assert "goals_too_broad" not in {s.pattern for s in vague.strengths}, vague.text
