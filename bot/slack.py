@@ -27,12 +27,11 @@ from starlette.concurrency import run_in_threadpool
 from advisor import Advisor, AdvisorError, Answer, ConfigError, InvalidInputError
 from bot import slack_blocks as ui
 from bot.settings import DoorSettings
+from bot.slack_assistant import Pane
 from bot.state import SharedState
 
 log = logging.getLogger("advisor.slack")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-# "review: <plan>" or "review this plan <plan>" in a mention, DM or /crm asks for a plan review.
-_REVIEW = re.compile(r"(?is)^\s*review\b(?:\s+(?:this|my|our|the))?(?:\s+(?:crm\s+)?plan)?\s*:?\s*")
 
 
 def conversation_id(team: str, channel: str, thread_ts: str) -> str:
@@ -79,6 +78,7 @@ class Listeners:
 
     def register(self, app: App) -> None:
         """Attach every listener to the app."""
+        app.assistant(Pane(self).assistant())  # pane threads; other events pass through
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.command("/crm")(self.on_command)
@@ -90,7 +90,7 @@ class Listeners:
     # -- events ------------------------------------------------------------------------
     def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         """An @mention: answer in the thread it belongs to (or start one)."""
-        self._answer_event(body, event, client, thread_ts=event.get("thread_ts") or event["ts"])
+        self.answer_event(body, event, client, thread_ts=event.get("thread_ts") or event["ts"])
 
     def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         """A DM, or a reply in a thread the advisor is already part of."""
@@ -98,17 +98,23 @@ class Listeners:
             return
         text = event.get("text", "")
         if event.get("channel_type") == "im":
-            self._answer_event(body, event, client, thread_ts=event.get("thread_ts"))
+            self.answer_event(body, event, client, thread_ts=event.get("thread_ts"))
         elif event.get("thread_ts") and "?" in text and not _MENTION.search(text):
             # Mentions arrive as app_mention. Unmentioned replies are answered only when they
             # ask something, so people can still talk among themselves in the thread.
             cid = conversation_id(body.get("team_id", ""), event["channel"], event["thread_ts"])
             if self.advisor.store.exists(cid):
-                self._answer_event(body, event, client, thread_ts=event["thread_ts"])
+                self.answer_event(body, event, client, thread_ts=event["thread_ts"])
 
-    def _answer_event(
-        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, thread_ts: str | None
+    def answer_event(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        client: WebClient,
+        thread_ts: str | None,
+        review: bool = False,
     ) -> None:
+        """Answer (or, with ``review`` or a "review: …" message, review) one message event."""
         # Slack resends an event it thinks we missed; answer each event id once.
         if not self.shared.claim(f"slack-event:{body.get('event_id') or event['ts']}"):
             return
@@ -117,9 +123,10 @@ class Listeners:
         cid = conversation_id(body.get("team_id", ""), channel, thread_ts or "dm")
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.WORKING)
         try:
-            if _REVIEW.match(question):
-                review = self.advisor.review(_REVIEW.sub("", question, count=1), cid, start=True)
-                text, blocks = ui.review_fallback(review), ui.review_blocks(review)
+            if review or ui.asks_for_review(question):
+                plan = question if review else ui.review_text(question)
+                reviewed = self.advisor.review(plan, cid, start=True)
+                text, blocks = ui.review_fallback(reviewed), ui.review_blocks(reviewed)
             else:
                 answer = self._stream_into(client, channel, placeholder["ts"], question, cid)
                 text, blocks = ui.fallback_text(answer), ui.answer_blocks(answer)
@@ -168,7 +175,7 @@ class Listeners:
             if word in ("", "help"):
                 respond(response_type="ephemeral", text=ui.HELP, blocks=[ui.section(ui.HELP)])
             elif word == "review":
-                review = self.advisor.review(ui.plain_text(_REVIEW.sub("", text, count=1)))
+                review = self.advisor.review(ui.plain_text(ui.review_text(text)))
                 respond(
                     response_type="ephemeral",
                     text=ui.review_fallback(review),

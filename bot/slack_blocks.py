@@ -40,6 +40,46 @@ HELP = (
 )
 
 
+# "review: <plan>" or "review this plan <plan>" in a mention, DM or /crm asks for a plan review.
+_REVIEW = re.compile(r"(?is)^\s*review\b(?:\s+(?:this|my|our|the))?(?:\s+(?:crm\s+)?plan)?\s*:?\s*")
+
+PANE_GREETING = "Hi! Ask me about CRM strategy, or paste a CRM plan for a review."
+PANE_PROMPTS_TITLE = "Try one of these"
+PANE_PROMPTS = [
+    {"title": "Review my CRM plan", "message": "Review my CRM plan"},
+    {"title": "Why do CRM projects fail?", "message": "Why do CRM projects fail?"},
+    {"title": "Who should own the CRM project?", "message": "Who should own the CRM project?"},
+    {
+        "title": "How should we phase the rollout?",
+        "message": "How should we phase a CRM rollout?",
+    },
+]
+PANE_ASK_FOR_PLAN = (
+    "Paste your CRM plan in your next message in this thread: its goals, scope, owner, "
+    "budget and rollout, 12 words to 20,000 characters. I'll check it against 12 known "
+    "failure patterns."
+)
+PANE_STATUS = "is reading the sources…"
+
+
+def asks_for_review(text: str) -> bool:
+    """True when the message asks for a plan review ("review: …", "review my CRM plan")."""
+    return bool(_REVIEW.match(text))
+
+
+def review_text(text: str) -> str:
+    """The plan of a "review: <plan>" message (empty when only the request was sent)."""
+    return _REVIEW.sub("", text, count=1).strip()
+
+
+def pane_title(text: str, limit: int = 60) -> str:
+    """An assistant thread's title: the first question, on one line, cut at a word."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line or "CRM question"
+    return line[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def plain_text(text: str) -> str:
     """Slack message markup back to plain text: links, channels and entities unwrapped."""
     text = re.sub(r"<(?:https?|mailto):[^|>]*\|([^>]*)>", r"\1", text)

@@ -15,6 +15,12 @@ from urllib.parse import parse_qsl
 
 BOT_USER = "UBOT"
 TEAM = "T1"
+# The assistant-pane methods and their required arguments (api.slack.com/methods).
+ASSISTANT_METHODS = {
+    "assistant.threads.setStatus": ("channel_id", "thread_ts", "status"),
+    "assistant.threads.setSuggestedPrompts": ("channel_id", "thread_ts", "prompts"),
+    "assistant.threads.setTitle": ("channel_id", "thread_ts", "title"),
+}
 
 
 class FakeSlack:
@@ -79,6 +85,11 @@ class FakeSlack:
             return 200, {"ok": True, "channel": args.get("channel"), "ts": ts}
         if method in ("chat.update", "chat.delete", "reactions.add", "chat.postEphemeral"):
             return 200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method in ASSISTANT_METHODS:
+            missing = [k for k in ASSISTANT_METHODS[method] if not args.get(k)]
+            if missing:  # as Slack answers a call that lacks a required argument
+                return 200, {"ok": False, "error": "invalid_arguments", "missing": missing}
+            return 200, {"ok": True}
         return 200, {"ok": False, "error": "unknown_method"}
 
     def of(self, method: str) -> list[dict[str, Any]]:

@@ -88,6 +88,10 @@ def test_the_manifest_asks_for_what_the_listeners_use() -> None:
     shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
     assert shortcuts["review_plan"]["type"] == "message"
     assert shortcuts["review_plan"]["name"] == "Review this CRM plan"
+    # The assistant pane: its feature, its scope and both of its thread events.
+    assert manifest["features"]["assistant_view"]["assistant_description"]
+    assert "assistant:write" in scopes
+    assert {"assistant_thread_started", "assistant_thread_context_changed"} <= events
 
 
 def test_a_long_review_still_fits_slack(advisor) -> None:  # type: ignore[no-untyped-def]

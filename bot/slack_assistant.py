@@ -1,0 +1,125 @@
+"""The Slack assistant pane (bolt-python's ``Assistant``): greeting, prompts, status, title.
+
+Slack's AI-app surface opens a side pane whose threads are DM threads with the app. A
+thread's start gets a greeting and suggested prompts; each message gets a "thinking"
+status and the thread a title from its first question, and is then answered by the same
+path as a DM (``Listeners.answer_event``: placeholder, edits, the answer's blocks), in one
+conversation per pane thread, so follow-ups work as in channel threads. The "Review my CRM
+plan" prompt asks for the plan, and the thread's next message is reviewed.
+
+Modelled on bolt-python's assistant template (``slack_bolt.middleware.assistant``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any, Protocol
+
+from slack_bolt import Assistant
+from slack_bolt.context.assistant.thread_context import AssistantThreadContext
+from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
+from slack_sdk import WebClient
+
+from bot import slack_blocks as ui
+
+log = logging.getLogger("advisor.slack")
+_REMEMBERED = 2_000  # pane threads whose viewed channel and awaited plan are kept in memory
+
+
+class ThreadContexts(AssistantThreadContextStore):
+    """Which channel the manager is viewing beside each pane thread, newest kept.
+
+    Kept in this process: after a restart, or on another worker, a thread simply has no
+    context until Slack sends the next ``assistant_thread_context_changed``.
+    """
+
+    def __init__(self, limit: int = _REMEMBERED) -> None:
+        self._items: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def save(self, *, channel_id: str, thread_ts: str, context: dict[str, str]) -> None:
+        """Remember the context (``channel_id``, ``team_id``…) of one pane thread."""
+        with self._lock:
+            self._items[(channel_id, thread_ts)] = dict(context)
+            self._items.move_to_end((channel_id, thread_ts))
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+    def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
+        """The thread's last context, or None."""
+        with self._lock:
+            found = self._items.get((channel_id, thread_ts))
+        return AssistantThreadContext(found) if found else None
+
+
+class Answerer(Protocol):
+    """What the pane needs of the door's listeners (``bot.slack.Listeners``)."""
+
+    def answer_event(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        client: WebClient,
+        thread_ts: str | None,
+        review: bool = False,
+    ) -> None: ...
+
+
+class Pane:
+    """The assistant pane's listeners, on top of the door's shared ``Listeners``."""
+
+    def __init__(self, listeners: Answerer, contexts: ThreadContexts | None = None) -> None:
+        self.listeners = listeners
+        self.contexts = contexts or ThreadContexts()
+        self._awaiting: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def assistant(self) -> Assistant:
+        """A bolt ``Assistant`` with the pane's listeners; register with ``app.assistant``."""
+        assistant = Assistant(thread_context_store=self.contexts)
+        assistant.thread_started(self.on_thread_started)
+        assistant.user_message(self.on_user_message)
+        return assistant
+
+    def on_thread_started(self, say: Any, set_suggested_prompts: Any) -> None:
+        """A new pane thread: one greeting line, then the suggested prompts."""
+        say(ui.PANE_GREETING)
+        set_suggested_prompts(prompts=ui.PANE_PROMPTS, title=ui.PANE_PROMPTS_TITLE)
+
+    def on_user_message(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        client: WebClient,
+        say: Any,
+        set_status: Any,
+        set_title: Any,
+    ) -> None:
+        """A message in a pane thread: status, title, then the answer or the review."""
+        channel, thread_ts = event["channel"], event["thread_ts"]
+        text = ui.plain_text(event.get("text", "")).strip()
+        key = (channel, thread_ts)
+        if ui.asks_for_review(text) and not ui.review_text(text):
+            self._await_plan(key)
+            say(ui.PANE_ASK_FOR_PLAN)
+            return
+        try:
+            set_status(ui.PANE_STATUS)
+            set_title(ui.pane_title(text))
+        except Exception:  # the pane's chrome is a nicety: the answer must still come
+            log.warning("could not set the assistant thread's status or title", exc_info=True)
+        review = self._take_awaited(key)
+        self.listeners.answer_event(body, event, client, thread_ts, review=review)
+
+    def _await_plan(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._awaiting[key] = True
+            while len(self._awaiting) > _REMEMBERED:
+                self._awaiting.popitem(last=False)
+
+    def _take_awaited(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            return self._awaiting.pop(key, False)
