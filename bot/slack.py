@@ -6,9 +6,11 @@ off), so Slack hears back within its 3 seconds while the answer is prepared.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -24,10 +26,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from starlette.concurrency import run_in_threadpool
 
-from advisor import Advisor, AdvisorError, Answer, ConfigError, InvalidInputError
+from advisor import Advisor, AdvisorError, Answer, ConfigError, InvalidInputError, StreamEvent
 from bot import slack_blocks as ui
 from bot.settings import DoorSettings
 from bot.slack_assistant import Pane
+from bot.slack_stream import Refusals, StreamFailed, StreamRefused, channel_type, stream_answer
 from bot.state import SharedState
 
 log = logging.getLogger("advisor.slack")
@@ -75,6 +78,7 @@ class Listeners:
         self.advisor = advisor
         self.shared = shared
         self.update_interval = update_interval
+        self.refusals = Refusals()  # where Slack refused native streaming, for a while
 
     def register(self, app: App) -> None:
         """Attach every listener to the app."""
@@ -118,17 +122,25 @@ class Listeners:
         # Slack resends an event it thinks we missed; answer each event id once.
         if not self.shared.claim(f"slack-event:{body.get('event_id') or event['ts']}"):
             return
-        channel = event["channel"]
+        channel, team = event["channel"], body.get("team_id", "")
         question = ui.plain_text(_MENTION.sub("", event.get("text", ""))).strip()
-        cid = conversation_id(body.get("team_id", ""), channel, thread_ts or "dm")
+        cid = conversation_id(team, channel, thread_ts or "dm")
+        reviewing = review or ui.asks_for_review(question)
+
+        def make_events() -> Iterator[StreamEvent]:
+            return iter(self.advisor.stream(question, cid, start=True))
+
+        streams = bool(thread_ts) and not self.refusals.refused((team, channel_type(event)))
+        if not reviewing and streams and self._stream_natively(client, make_events, event, team):
+            return
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=ui.WORKING)
         try:
-            if review or ui.asks_for_review(question):
+            if reviewing:
                 plan = question if review else ui.review_text(question)
                 reviewed = self.advisor.review(plan, cid, start=True)
                 text, blocks = ui.review_fallback(reviewed), ui.review_blocks(reviewed)
             else:
-                answer = self._stream_into(client, channel, placeholder["ts"], question, cid)
+                answer = self._stream_into(client, channel, placeholder["ts"], make_events())
                 text, blocks = ui.fallback_text(answer), ui.answer_blocks(answer)
             client.chat_update(channel=channel, ts=placeholder["ts"], text=text, blocks=blocks)
         except InvalidInputError as exc:
@@ -137,13 +149,56 @@ class Listeners:
             log.exception("could not answer Slack event in %s", channel)
             self._say_sorry(client, channel, thread_ts, placeholder["ts"])
 
+    def _stream_natively(
+        self,
+        client: WebClient,
+        make_events: Callable[[], Iterator[StreamEvent]],
+        event: dict[str, Any],
+        team: str,
+    ) -> bool:
+        """Stream the answer with Slack's stream methods; False when they are refused here.
+
+        A stream that cannot finish (a failed call, an answer the guard withdrew, a question
+        the advisor refused) is replaced by one message: the whole answer, or what went wrong.
+        """
+        channel, user = event["channel"], event.get("user", "")
+        thread_ts = event.get("thread_ts") or event["ts"]
+        try:
+            stream_answer(
+                client, make_events, channel=channel, thread_ts=thread_ts, team=team, user=user
+            )
+        except StreamRefused as exc:
+            self.refusals.remember((team, channel_type(event)), str(exc))
+            return False
+        except StreamFailed as exc:
+            with contextlib.suppress(SlackApiError):
+                client.chat_delete(channel=channel, ts=exc.ts)
+            if exc.error is not None:
+                if not isinstance(exc.error, InvalidInputError):
+                    log.error("could not answer Slack event in %s", channel, exc_info=exc.error)
+                text = (
+                    _input_help(exc.error)
+                    if isinstance(exc.error, InvalidInputError)
+                    else ui.FAILED
+                )
+                client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+                return True
+            answer = exc.answer or _last_answer(exc.events or iter(()))
+            client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                text=ui.fallback_text(answer),
+                blocks=ui.answer_blocks(answer),
+            )
+        return True
+
     def _stream_into(
-        self, client: WebClient, channel: str, ts: str, question: str, cid: str
+        self, client: WebClient, channel: str, ts: str, events: Iterator[StreamEvent]
     ) -> Answer:
         """Answer, editing the placeholder as text arrives, at most once per interval."""
         interval = self.update_interval
         text, last, answer = "", time.monotonic(), None
-        for event in self.advisor.stream(question, cid, start=True):
+        for event in events:
             if event.kind == "reset":
                 text = ""
             elif event.kind == "delta":
@@ -275,6 +330,15 @@ class Listeners:
                 respond(response_type="ephemeral", replace_original=False, text=ui.FAILED)
             except Exception:
                 log.exception("could not tell the user about the failure")
+
+
+def _last_answer(events: Iterator[StreamEvent]) -> Answer:
+    """The Answer that ends a partly read stream of events."""
+    answer = None
+    for event in events:
+        answer = event.answer if event.kind == "answer" else answer
+    assert answer is not None  # the stream always ends with its answer
+    return answer
 
 
 def _input_help(exc: InvalidInputError) -> str:

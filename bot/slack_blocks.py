@@ -218,6 +218,13 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[Block]:
     return [*blocks, *sources, *actions]
 
 
+def answer_footer_blocks(answer: Answer) -> list[Block]:
+    """What follows a streamed answer's text: the provenance line, sources and feedback."""
+    full = answer_blocks(answer)
+    text = len(_answer_sections(answer.answer)) + (0 if answer.answered else 1)
+    return full[text:]
+
+
 def provenance(answer: Answer) -> str:
     """A context line on who wrote an LLM-backed answer and what the guard did, else ""."""
     if answer.fallback:

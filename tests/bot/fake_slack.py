@@ -15,6 +15,12 @@ from urllib.parse import parse_qsl
 
 BOT_USER = "UBOT"
 TEAM = "T1"
+# Slack's streaming methods and their required arguments (docs.slack.dev/reference/methods).
+STREAM_METHODS = {
+    "chat.startStream": ("channel", "thread_ts"),
+    "chat.appendStream": ("channel", "ts", "markdown_text"),
+    "chat.stopStream": ("channel", "ts"),
+}
 # The assistant-pane methods and their required arguments (api.slack.com/methods).
 ASSISTANT_METHODS = {
     "assistant.threads.setStatus": ("channel_id", "thread_ts", "status"),
@@ -30,6 +36,9 @@ class FakeSlack:
         self.calls: list[dict[str, Any]] = []
         # method -> queued (status, body) or (status, body, headers) replies, used first
         self.script: dict[str, list[tuple[Any, ...]]] = {}
+        # Off by default, as in a workspace without Slack's AI-app streaming: chat.startStream
+        # then answers as Slack does for an unknown method, and the bot falls back.
+        self.streaming = False
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         fake = self
@@ -84,6 +93,14 @@ class FakeSlack:
             ts = f"1800000000.{next(self._ts):06d}"
             return 200, {"ok": True, "channel": args.get("channel"), "ts": ts}
         if method in ("chat.update", "chat.delete", "reactions.add", "chat.postEphemeral"):
+            return 200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method in STREAM_METHODS and self.streaming:
+            missing = [k for k in STREAM_METHODS[method] if not args.get(k)]
+            if missing:
+                return 200, {"ok": False, "error": "invalid_arguments", "missing": missing}
+            if method == "chat.startStream":
+                ts = f"1800000000.{next(self._ts):06d}"
+                return 200, {"ok": True, "channel": args.get("channel"), "ts": ts}
             return 200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method in ASSISTANT_METHODS:
             missing = [k for k in ASSISTANT_METHODS[method] if not args.get(k)]

@@ -22,6 +22,7 @@ DM, THREAD = "D77", "1710000000.000100"
 
 @pytest.fixture
 def rig(serve: Serve, advisor: Advisor) -> Iterator[SlackRig]:
+    advisor.warm()  # the first answer's one-off loading is not what these tests time
     with slack_rig(serve, advisor, slack_update_interval=30.0) as r:
         yield r
 
