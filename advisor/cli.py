@@ -15,7 +15,13 @@ import click
 
 from advisor.config import BAD_SETTING, get_settings
 from advisor.contract import Answer, Citation, Review
-from advisor.errors import AdvisorError, ConfigError, CorpusError, InvalidInputError
+from advisor.errors import (
+    AdvisorError,
+    ConfigError,
+    ConversationNotFoundError,
+    CorpusError,
+    InvalidInputError,
+)
 
 
 def _fail(exc: AdvisorError, as_json: bool = False) -> None:
@@ -30,8 +36,8 @@ def _fail(exc: AdvisorError, as_json: bool = False) -> None:
     if isinstance(exc, CorpusError) and len(exc.problems) > 1:
         for path, why in exc.problems:
             click.echo(f"  - {path}: {why}", err=True)
-    if isinstance(exc, InvalidInputError):
-        sys.exit(2)
+    if isinstance(exc, InvalidInputError | ConversationNotFoundError):
+        sys.exit(2)  # the caller's input (a question, a plan, an id) is what to fix
     sys.exit(1)
 
 

@@ -35,7 +35,7 @@ STOPWORDS = frozenset(
     what when where which while who whom why will with would you your yours yourself
     yourselves s t don doesn didn won isn aren wasn weren shouldn couldn wouldn ll re ve d m o y
     also may might must shall us get gets got let lets make makes one ones thing things way
-    really much many often usually however whether within without upon via per""".split()
+    really much many often usually however whether within without upon via per ok okay""".split()
 )
 
 

@@ -167,3 +167,8 @@ def test_json_mode_reports_bad_input_as_json(data: Path, tmp_path: Path) -> None
         assert out.returncode == 2, out.stderr
         error = json.loads(out.stdout)["error"]
         assert error["code"] == code and error["detail"] in out.stderr
+
+
+def test_an_unknown_conversation_is_bad_input(data: Path) -> None:
+    out = run("ask", "-c", "doesnotexist", "why?", data=data)
+    assert out.returncode == 2 and "doesnotexist" in out.stderr, out.stderr

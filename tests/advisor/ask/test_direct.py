@@ -148,3 +148,9 @@ def test_no_sentence_is_quoted_twice_in_one_answer(advisor: Advisor) -> None:
     ):
         quoted = [s for s, _ in cited_sentences(advisor.ask(question).answer)]
         assert len(quoted) == len(set(quoted)), quoted
+
+
+def test_ok_is_not_taken_for_an_unknown_name(advisor: Advisor) -> None:
+    answer = advisor.ask("Is it OK for IT to lead our CRM project?")
+    assert answer.answered and answer.uncovered == [], answer.uncovered
+    assert "do not cover" not in answer.answer
