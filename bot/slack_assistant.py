@@ -75,6 +75,7 @@ class Pane:
         self.listeners = listeners
         self.contexts = contexts or ThreadContexts()
         self._awaiting: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._titled: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._lock = threading.Lock()
 
     def assistant(self) -> Assistant:
@@ -98,7 +99,7 @@ class Pane:
         set_status: Any,
         set_title: Any,
     ) -> None:
-        """A message in a pane thread: status, title, then the answer or the review."""
+        """A message in a pane thread: status, title (the first time), then the answer or review."""
         channel, thread_ts = event["channel"], event["thread_ts"]
         text = ui.plain_text(event.get("text", "")).strip()
         key = (channel, thread_ts)
@@ -108,11 +109,21 @@ class Pane:
             return
         try:
             set_status(ui.PANE_STATUS)
-            set_title(ui.pane_title(text))
+            if self._first(key):  # the thread is named after its first question only
+                set_title(ui.pane_title(text))
         except Exception:  # the pane's chrome is a nicety: the answer must still come
             log.warning("could not set the assistant thread's status or title", exc_info=True)
         review = self._take_awaited(key)
         self.listeners.answer_event(body, event, client, thread_ts, review=review)
+
+    def _first(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            if key in self._titled:
+                return False
+            self._titled[key] = True
+            while len(self._titled) > _REMEMBERED:
+                self._titled.popitem(last=False)
+            return True
 
     def _await_plan(self, key: tuple[str, str]) -> None:
         with self._lock:

@@ -93,6 +93,7 @@ def test_a_pane_question_gets_status_title_and_an_answer_in_its_thread(rig: Slac
     turns = rig.advisor.conversation(conversation_id(TEAM, DM, THREAD))
     assert [t.turn for t in turns] == [1, 2]
     assert turns[1].standalone_question != "Who usually gets the blame?"
+    assert len(args_of(rig, "assistant.threads.setTitle")) == 1  # named after the first only
 
 
 def test_the_review_prompt_asks_for_the_plan_and_reviews_the_next_message(
