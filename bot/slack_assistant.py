@@ -28,6 +28,32 @@ log = logging.getLogger("advisor.slack")
 _REMEMBERED = 2_000  # pane threads whose viewed channel and awaited plan are kept in memory
 
 
+class _Recent:
+    """A thread-safe map that keeps only its ``limit`` newest keys."""
+
+    def __init__(self, limit: int = _REMEMBERED) -> None:
+        self._items: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def put(self, key: tuple[str, str], value: Any) -> Any:
+        """Store ``value``; return what ``key`` held before (None if nothing)."""
+        with self._lock:
+            before = self._items.pop(key, None)
+            self._items[key] = value
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+            return before
+
+    def get(self, key: tuple[str, str]) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+    def pop(self, key: tuple[str, str]) -> Any:
+        with self._lock:
+            return self._items.pop(key, None)
+
+
 class ThreadContexts(AssistantThreadContextStore):
     """Which channel the manager is viewing beside each pane thread, newest kept.
 
@@ -36,22 +62,15 @@ class ThreadContexts(AssistantThreadContextStore):
     """
 
     def __init__(self, limit: int = _REMEMBERED) -> None:
-        self._items: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._limit = limit
+        self._items = _Recent(limit)
 
     def save(self, *, channel_id: str, thread_ts: str, context: dict[str, str]) -> None:
         """Remember the context (``channel_id``, ``team_id``…) of one pane thread."""
-        with self._lock:
-            self._items[(channel_id, thread_ts)] = dict(context)
-            self._items.move_to_end((channel_id, thread_ts))
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
+        self._items.put((channel_id, thread_ts), dict(context))
 
     def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
         """The thread's last context, or None."""
-        with self._lock:
-            found = self._items.get((channel_id, thread_ts))
+        found = self._items.get((channel_id, thread_ts))
         return AssistantThreadContext(found) if found else None
 
 
@@ -74,9 +93,8 @@ class Pane:
     def __init__(self, listeners: Answerer, contexts: ThreadContexts | None = None) -> None:
         self.listeners = listeners
         self.contexts = contexts or ThreadContexts()
-        self._awaiting: OrderedDict[tuple[str, str], bool] = OrderedDict()
-        self._titled: OrderedDict[tuple[str, str], bool] = OrderedDict()
-        self._lock = threading.Lock()
+        self._awaiting = _Recent()  # threads whose next message is a plan to review
+        self._titled = _Recent()  # threads already named after their first question
 
     def assistant(self) -> Assistant:
         """A bolt ``Assistant`` with the pane's listeners; register with ``app.assistant``."""
@@ -117,20 +135,10 @@ class Pane:
         self.listeners.answer_event(body, event, client, thread_ts, review=review)
 
     def _first(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            if key in self._titled:
-                return False
-            self._titled[key] = True
-            while len(self._titled) > _REMEMBERED:
-                self._titled.popitem(last=False)
-            return True
+        return self._titled.put(key, True) is None
 
     def _await_plan(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._awaiting[key] = True
-            while len(self._awaiting) > _REMEMBERED:
-                self._awaiting.popitem(last=False)
+        self._awaiting.put(key, True)
 
     def _take_awaited(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            return self._awaiting.pop(key, False)
+        return bool(self._awaiting.pop(key))

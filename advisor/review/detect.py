@@ -137,21 +137,24 @@ def _outweighed(flaw: np.ndarray, guard: np.ndarray, strongest: int) -> bool:
 def detect(plan: Plan, labels: np.ndarray, patterns: list[str]) -> list[Reading]:
     """A reading for every pattern, in ``patterns`` order; labels has shape (n, P, 3)."""
     mass = labels[:, :, 2].sum(axis=1)
+    goals = [s.index for s in plan.sentences if s.has("goal") and _FIGURE.search(s.text)]
     return [
-        read_pattern(plan, p, _with_goal_guards(plan, labels, patterns, j), mass)
+        read_pattern(plan, p, _with_goal_guards(goals, labels, patterns, j), mass)
         for j, p in enumerate(patterns)
     ]
 
 
-def _with_goal_guards(plan: Plan, labels: np.ndarray, patterns: list[str], j: int) -> np.ndarray:
-    """Pattern ``j``'s probabilities, (n, 3), with its ``goal_guards`` lent to goal sentences.
+def _with_goal_guards(
+    rows: list[int], labels: np.ndarray, patterns: list[str], j: int
+) -> np.ndarray:
+    """Pattern ``j``'s probabilities, (n, 3), with its ``goal_guards`` lent to the goal
+    sentences with a figure (``rows``).
 
     The softmax gives "cut quote time from ten days to five by June, measured monthly" to
     measurement alone; as a dated figure it is also the specific goal that broad goals lack.
     """
     probs = labels[:, j, :]
     lenders = [patterns.index(p) for p in REGISTRY[patterns[j]].goal_guards if p in patterns]
-    rows = [s.index for s in plan.sentences if s.has("goal") and _FIGURE.search(s.text)]
     if not lenders or not rows:
         return probs
     probs = probs.copy()
