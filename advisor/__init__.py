@@ -19,6 +19,7 @@ _PUBLIC: dict[str, str] = {
     "settings_from_env": "advisor.config",
     "PROJECT_ROOT": "advisor.config",
     "open_database": "advisor.memory",
+    "review_document": "advisor.review.render",
     "ingest": "advisor.knowledge.ingest",
     "IngestReport": "advisor.knowledge.manifest",
     "PATTERNS": "advisor.patterns",
@@ -29,6 +30,7 @@ _PUBLIC: dict[str, str] = {
     # the answer contract
     "Answer": "advisor.contract",
     "Citation": "advisor.contract",
+    "ConversationSummary": "advisor.contract",
     "Feedback": "advisor.contract",
     "Finding": "advisor.contract",
     "GuardReport": "advisor.contract",
@@ -41,6 +43,7 @@ _PUBLIC: dict[str, str] = {
     "ADVICE_HEADING": "advisor.contract",
     # input checks
     "check_conversation_id": "advisor.inputs",
+    "clean_plan": "advisor.inputs",
     "CONVERSATION_ID": "advisor.inputs",
     "MAX_COMMENT_CHARS": "advisor.inputs",
     # errors
@@ -81,6 +84,7 @@ __all__ = [
     "Citation",
     "Composition",
     "ConfigError",
+    "ConversationSummary",
     "FailurePattern",
     "Feedback",
     "Finding",
@@ -99,6 +103,7 @@ __all__ = [
     "Turn",
     "check_conversation_id",
     "cited_sentences",
+    "clean_plan",
     "content_terms",
     "get_settings",
     "ingest",
@@ -106,6 +111,7 @@ __all__ = [
     "negated",
     "numbers",
     "open_database",
+    "review_document",
     "settings_from_env",
     "split_sentences",
 ]
@@ -121,6 +127,7 @@ if TYPE_CHECKING:
         EVIDENCE_HEADING,
         Answer,
         Citation,
+        ConversationSummary,
         Feedback,
         Finding,
         GuardReport,
@@ -131,11 +138,17 @@ if TYPE_CHECKING:
     )
     from advisor.errors import AdvisorError, ConfigError, InvalidInputError, StoreError
     from advisor.facade import Advisor
-    from advisor.inputs import CONVERSATION_ID, MAX_COMMENT_CHARS, check_conversation_id
+    from advisor.inputs import (
+        CONVERSATION_ID,
+        MAX_COMMENT_CHARS,
+        check_conversation_id,
+        clean_plan,
+    )
     from advisor.knowledge.ingest import ingest
     from advisor.knowledge.manifest import IngestReport
     from advisor.memory import open_database
     from advisor.patterns import PATTERNS, REGISTRY, FailurePattern
+    from advisor.review.render import review_document
     from advisor.text import content_terms, names, numbers, split_sentences
 
 

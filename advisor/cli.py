@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from advisor.config import BAD_SETTING, get_settings
-from advisor.contract import Answer, Citation, Review
+from advisor.contract import Answer
 from advisor.errors import (
     AdvisorError,
     ConfigError,
@@ -22,6 +22,7 @@ from advisor.errors import (
     CorpusError,
     InvalidInputError,
 )
+from advisor.review.render import review_document, source_lines
 
 
 def _fail(exc: AdvisorError, as_json: bool = False) -> None:
@@ -49,7 +50,7 @@ def _advisor() -> Any:
 
 def format_answer(answer: Answer) -> str:
     """Human-readable answer with a numbered source list (and who wrote it, with an LLM)."""
-    return "\n".join([answer.answer, *_origin(answer), *_source_lines(answer.citations)])
+    return "\n".join([answer.answer, *_origin(answer), *source_lines(answer.citations)])
 
 
 def _origin(answer: Answer) -> list[str]:
@@ -67,23 +68,6 @@ def _origin(answer: Answer) -> list[str]:
         f"{guard.sentences} sentences supported, {guard.removed} removed, "
         f"{guard.flagged} flagged.)",
     ]
-
-
-def format_review(review: Review) -> str:
-    """Human-readable plan review with a numbered source list."""
-    return "\n".join([review.text, *_source_lines(review.citations)])
-
-
-def _source_lines(citations: list[Citation]) -> list[str]:
-    lines: list[str] = []
-    if citations:
-        lines += ["", "Sources:"]
-        for c in citations:
-            who = ", ".join(x for x in (c.author, c.publication, c.date) if x)
-            label = {"note": "advice note", "answer": "direct answer"}.get(c.kind, "article")
-            part = f" — {c.section}" if c.section else ""
-            lines.append(f"  [{c.n}] {c.title}{part}{f' ({who})' if who else ''} [{label}]")
-    return lines
 
 
 @click.group()
@@ -165,7 +149,7 @@ def review(plan_file: str, as_json: bool, conversation_id: str | None) -> None:
     if as_json:
         click.echo(json.dumps(result.contract(), ensure_ascii=False, indent=2))
     else:
-        click.echo(format_review(result))
+        click.echo(review_document(result))
         click.secho(
             f"\n(conversation {result.conversation_id}: follow up with "
             f'`advisor ask -c {result.conversation_id} "why is that a problem?"`)',

@@ -210,6 +210,15 @@ class Turn(BaseModel):
     review: Review | None = None
 
 
+class ConversationSummary(BaseModel):
+    """One conversation in a list of recent ones: its id, first question, size and age."""
+
+    conversation_id: str
+    title: str  # the first question (for a review, the plan), as asked
+    turns: int
+    updated: float  # Unix time of the last turn, in seconds
+
+
 class StreamEvent(BaseModel):
     """One event of a streamed answer: citations, a piece of text, a reset, or the answer.
 

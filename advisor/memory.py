@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from advisor.config import Settings
-from advisor.contract import Answer, Feedback, Review, Turn
+from advisor.contract import Answer, ConversationSummary, Feedback, Review, Turn
 from advisor.errors import ConfigError, StoreError
 
 _PG_TURN_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:cid, 0))")
@@ -76,6 +76,8 @@ class ConversationStore(Protocol):
     def append_review(self, conversation_id: str, question: str, review: Review) -> int: ...
 
     def reviews(self, conversation_id: str) -> dict[int, Review]: ...
+
+    def recent(self, prefix: str, limit: int = 5) -> list[ConversationSummary]: ...
 
 
 class SQLConversationStore:
@@ -209,6 +211,43 @@ class SQLConversationStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not read the plan reviews: {exc}") from exc
         return {r.turn: Review.model_validate_json(r.review_json) for r in rows}
+
+    def recent(self, prefix: str, limit: int = 5) -> list[ConversationSummary]:
+        """The ``limit`` conversations whose id starts with ``prefix``, newest first.
+
+        A front door keys its conversations by place (Slack: ``slack:team:channel:``), so a
+        prefix lists one place's conversations, such as a manager's DM with the app.
+        """
+        c = turns_table.c
+        latest = (
+            select(c.conversation_id, func.max(c.created).label("updated"), func.count().label("n"))
+            .where(c.conversation_id.startswith(prefix, autoescape=True))
+            .group_by(c.conversation_id)
+            .order_by(func.max(c.created).desc())
+            .limit(limit)
+        )
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(latest).all()
+                ids = [r.conversation_id for r in rows]
+                first = dict(
+                    conn.execute(
+                        select(c.conversation_id, c.question).where(
+                            c.conversation_id.in_(ids), c.turn == 1
+                        )
+                    ).all()
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not list the conversations: {exc}") from exc
+        return [
+            ConversationSummary(
+                conversation_id=r.conversation_id,
+                title=str(first.get(r.conversation_id, "")),
+                turns=r.n,
+                updated=r.updated,
+            )
+            for r in rows
+        ]
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -6,7 +6,7 @@ The same three groups, in the same order, are what the page and Slack show; they
 
 from __future__ import annotations
 
-from advisor.contract import Finding, Review, Strength
+from advisor.contract import Citation, Finding, Review, Strength
 
 
 def summarise(
@@ -66,6 +66,24 @@ def render_review(review: Review) -> str:
         lines += ["", f"Your headline goal, restated: {g.rewrite}", f"   (was: “{g.original}”)"]
         lines += [f"   To fill in: {'; '.join(g.fill_in)}."] if g.fill_in else []
     return "\n".join(lines)
+
+
+def review_document(review: Review) -> str:
+    """The review as a plain-text document: its text, then the numbered sources it cites."""
+    return "\n".join([review.text, *source_lines(review.citations)])
+
+
+def source_lines(citations: list[Citation]) -> list[str]:
+    """A "Sources:" list, one line per citation: [n] title — section (author…) [kind]."""
+    lines: list[str] = []
+    if citations:
+        lines += ["", "Sources:"]
+        for c in citations:
+            who = ", ".join(x for x in (c.author, c.publication, c.date) if x)
+            label = {"note": "advice note", "answer": "direct answer"}.get(c.kind, "article")
+            part = f" — {c.section}" if c.section else ""
+            lines.append(f"  [{c.n}] {c.title}{part}{f' ({who})' if who else ''} [{label}]")
+    return lines
 
 
 def _count(n: int, noun: str) -> str:

@@ -97,3 +97,24 @@ def test_bad_conversation_ids_are_refused(bad: str) -> None:
 
 def test_slack_style_ids_are_fine() -> None:
     assert check_conversation_id("T123:C456:1700000000.000100") == "T123:C456:1700000000.000100"
+
+
+def test_recent_lists_one_places_conversations_newest_first(tmp_path: Path) -> None:
+    store = SQLConversationStore(f"sqlite:///{tmp_path / 'c.db'}")
+    for cid, question in [
+        ("slack:T1:D1:1.1", "Who should own it?"),
+        ("slack:T1:D1:1.2", "Is the plan too broad?"),
+        ("slack:T1:D12:1.3", "Another user's DM"),
+        ("slack:TX1:D1:1.4", "Another team"),
+    ]:
+        store.append(cid, question, _answer(cid, "a"))
+    store.append("slack:T1:D1:1.1", "And the budget?", _answer("slack:T1:D1:1.1", "b"))
+    recent = store.recent("slack:T1:D1:", limit=5)
+    assert [(r.conversation_id, r.title, r.turns) for r in recent] == [
+        ("slack:T1:D1:1.1", "Who should own it?", 2),
+        ("slack:T1:D1:1.2", "Is the plan too broad?", 1),
+    ]
+    assert recent[0].updated >= recent[1].updated
+    assert len(store.recent("slack:T1:", limit=1)) == 1
+    assert store.recent("slack:T9:", limit=5) == []
+    assert store.recent("slack:T_1:", limit=5) == []  # "_" and "%" are not wildcards
