@@ -69,16 +69,15 @@ def slack(socket: bool) -> None:
         )
     if not settings.slack_app_token:
         raise click.UsageError("Socket Mode needs ADVISOR_SLACK_APP_TOKEN (xapp-…).")
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    from bot.slack import build_slack_app
+    from bot.slack import build_slack_app, socket_mode_handler
 
     core = get_settings()
     advisor = Advisor(core)
     try:
         advisor.warm()
         app = build_slack_app(settings, advisor, SharedState(core.resolved_database_url))
+        handler = socket_mode_handler(settings, app)
     except AdvisorError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("CRM Advisor connected to Slack over Socket Mode; Ctrl-C to stop.", err=True)
-    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    handler.start()

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -30,16 +31,20 @@ from advisor import Advisor, AdvisorError, Answer, ConfigError, InvalidInputErro
 from bot import slack_blocks as ui
 from bot.settings import DoorSettings
 from bot.slack_assistant import Pane
+from bot.slack_home import Home, conversation_id
 from bot.slack_stream import Refusals, StreamFailed, StreamRefused, channel_type, stream_answer
 from bot.state import SharedState
 
+__all__ = [
+    "Listeners",
+    "build_slack_app",
+    "conversation_id",
+    "mount_slack",
+    "socket_mode_handler",
+    "web_client",
+]
 log = logging.getLogger("advisor.slack")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-
-
-def conversation_id(team: str, channel: str, thread_ts: str) -> str:
-    """One conversation per Slack thread: team + channel + thread_ts."""
-    return f"slack:{team}:{channel}:{thread_ts}"
 
 
 def web_client(settings: DoorSettings) -> WebClient:
@@ -71,6 +76,16 @@ def build_slack_app(settings: DoorSettings, advisor: Advisor, shared: SharedStat
     return app
 
 
+def socket_mode_handler(settings: DoorSettings, app: App) -> SocketModeHandler:
+    """The app's listeners reached over a Socket Mode WebSocket instead of HTTP.
+
+    ``connect()`` returns at once; ``start()`` blocks. ConfigError without an app token.
+    """
+    if not settings.slack_app_token:
+        raise ConfigError("Socket Mode needs ADVISOR_SLACK_APP_TOKEN (xapp-…)")
+    return SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+
+
 class Listeners:
     """Slack listeners: each parses the event, calls the advisor, and formats the reply."""
 
@@ -89,26 +104,32 @@ class Listeners:
         app.action(re.compile(r"^feedback_(up|down)$"))(self.on_feedback)
         app.action("share_answer")(self.on_share)
         app.shortcut("review_plan")(self.on_review_shortcut)
+        Home(self.advisor, self.shared).register(app)  # Home tab, review modal, review file
         app.error(self.on_error)
 
     # -- events ------------------------------------------------------------------------
-    def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+    def on_mention(
+        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any
+    ) -> None:
         """An @mention: answer in the thread it belongs to (or start one)."""
-        self.answer_event(body, event, client, thread_ts=event.get("thread_ts") or event["ts"])
+        thread_ts = event.get("thread_ts") or event["ts"]
+        self.answer_event(body, event, client, thread_ts, bot_user=context.bot_user_id or "")
 
-    def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+    def on_message(
+        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any
+    ) -> None:
         """A DM, or a reply in a thread the advisor is already part of."""
         if event.get("subtype") or event.get("bot_id"):
-            return
-        text = event.get("text", "")
+            return  # edits, deletions, joins and bots' own messages are not questions
+        text, me = event.get("text", ""), context.bot_user_id or ""
         if event.get("channel_type") == "im":
-            self.answer_event(body, event, client, thread_ts=event.get("thread_ts"))
+            self.answer_event(body, event, client, event.get("thread_ts"), bot_user=me)
         elif event.get("thread_ts") and "?" in text and not _MENTION.search(text):
             # Mentions arrive as app_mention. Unmentioned replies are answered only when they
             # ask something, so people can still talk among themselves in the thread.
             cid = conversation_id(body.get("team_id", ""), event["channel"], event["thread_ts"])
             if self.advisor.store.exists(cid):
-                self.answer_event(body, event, client, thread_ts=event["thread_ts"])
+                self.answer_event(body, event, client, event["thread_ts"], bot_user=me)
 
     def answer_event(
         self,
@@ -117,13 +138,17 @@ class Listeners:
         client: WebClient,
         thread_ts: str | None,
         review: bool = False,
+        bot_user: str = "",
     ) -> None:
-        """Answer (or, with ``review`` or a "review: …" message, review) one message event."""
+        """Answer (or, with ``review`` or a "review: …" message, review) one message event.
+
+        ``bot_user`` is the app's own user id, whose mentions are dropped from the question.
+        """
         # Slack resends an event it thinks we missed; answer each event id once.
         if not self.shared.claim(f"slack-event:{body.get('event_id') or event['ts']}"):
             return
         channel, team = event["channel"], body.get("team_id", "")
-        question = ui.plain_text(_MENTION.sub("", event.get("text", ""))).strip()
+        question = ui.incoming_question(event.get("text", ""), bot_user)
         cid = conversation_id(team, channel, thread_ts or "dm")
         reviewing = review or ui.asks_for_review(question)
 

@@ -5,7 +5,8 @@ thread's start gets a greeting and suggested prompts; each message gets a "think
 status and the thread a title from its first question, and is then answered by the same
 path as a DM (``Listeners.answer_event``: placeholder, edits, the answer's blocks), in one
 conversation per pane thread, so follow-ups work as in channel threads. The "Review my CRM
-plan" prompt asks for the plan, and the thread's next message is reviewed.
+plan" prompt asks for the plan, and the thread's next message is reviewed; its reply also
+offers the review form (``bot.slack_home``).
 
 Modelled on bolt-python's assistant template (``slack_bolt.middleware.assistant``).
 """
@@ -23,6 +24,7 @@ from slack_bolt.context.assistant.thread_context_store.store import AssistantThr
 from slack_sdk import WebClient
 
 from bot import slack_blocks as ui
+from bot import slack_views as views
 
 log = logging.getLogger("advisor.slack")
 _REMEMBERED = 2_000  # pane threads whose viewed channel and awaited plan are kept in memory
@@ -84,6 +86,7 @@ class Answerer(Protocol):
         client: WebClient,
         thread_ts: str | None,
         review: bool = False,
+        bot_user: str = "",
     ) -> None: ...
 
 
@@ -116,6 +119,7 @@ class Pane:
         say: Any,
         set_status: Any,
         set_title: Any,
+        context: Any,
     ) -> None:
         """A message in a pane thread: status, title (the first time), then the answer or review."""
         channel, thread_ts = event["channel"], event["thread_ts"]
@@ -123,7 +127,9 @@ class Pane:
         key = (channel, thread_ts)
         if ui.asks_for_review(text) and not ui.review_text(text):
             self._await_plan(key)
-            say(ui.PANE_ASK_FOR_PLAN)
+            # The form suits a long plan better than the message box; both are offered.
+            button = {"type": "actions", "elements": [views.review_button(primary=False)]}
+            say(text=ui.PANE_ASK_FOR_PLAN, blocks=[ui.section(ui.PANE_ASK_FOR_PLAN), button])
             return
         try:
             set_status(ui.PANE_STATUS)
@@ -132,7 +138,8 @@ class Pane:
         except Exception:  # the pane's chrome is a nicety: the answer must still come
             log.warning("could not set the assistant thread's status or title", exc_info=True)
         review = self._take_awaited(key)
-        self.listeners.answer_event(body, event, client, thread_ts, review=review)
+        me = context.bot_user_id or ""
+        self.listeners.answer_event(body, event, client, thread_ts, review=review, bot_user=me)
 
     def _first(self, key: tuple[str, str]) -> bool:
         return self._titled.put(key, True) is None

@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from slackify_markdown import slackify_markdown
+
 from advisor import (
     ADVICE_HEADING,
     DIRECT_HEADING,
@@ -89,6 +91,25 @@ def plain_text(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+_USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def incoming_question(text: str, bot_user: str = "") -> str:
+    """A Slack message as the advisor's question, in plain words.
+
+    The bot's own mention goes, and so do the mentions that open the message (addressing
+    someone); any other person becomes "a colleague" and a channel "this channel", so that
+    ids and channel names never reach the search. Links and entities are unwrapped.
+    """
+    text = text.strip()
+    while (lead := _USER.match(text)) is not None:
+        text = text[lead.end() :].lstrip(" ,:")
+    text = _USER.sub(lambda m: "" if m[1] == bot_user else "a colleague", text)
+    text = _CHANNEL.sub("this channel", text)
+    return re.sub(r"[ \t]+", " ", plain_text(text)).strip()
+
+
 def escape(text: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as markup."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -101,17 +122,31 @@ def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+_TAG = re.compile(r"<([^<>]*)>")
+_LINK = re.compile(r"(?:https?|mailto):[^\s|]+(?:\|[^|]*)?$")
+
+
+def mrkdwn(markdown: str) -> str:
+    """Markdown, as an LLM writes it, in Slack's mrkdwn: ``**bold**`` → ``*bold*``, headings
+    in bold, ``- item`` → ``• item``, ``[text](url)`` → ``<url|text>``; ``&``, ``<`` and
+    ``>`` escaped, so no text can ping a channel or fake a link.
+
+    Parsed, not pattern-matched: slackify-markdown, on markdown-it-py's CommonMark parser.
+    """
+    text = re.sub(r"(?m)^(\s*)•\s+", r"\1• ", slackify_markdown(markdown))
+    # The parser passes HTML-like spans through ("<!here>" reads as a declaration); Slack
+    # would act on them, so only the links it wrote itself keep their brackets.
+    text = _TAG.sub(lambda m: m[0] if _LINK.match(m[1]) else escape(m[0]), text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
 def _answer_sections(answer_text: str) -> list[Block]:
-    """The answer's lines as sections: headings in bold, bullets kept, each under 3,000."""
-    lines = []
-    for line in answer_text.splitlines():
-        if line in (DIRECT_HEADING, EVIDENCE_HEADING, ADVICE_HEADING):
-            lines.append(f"*{escape(line)}*")
-        elif line.startswith("- "):
-            lines.append("• " + escape(line[2:]))
-        else:
-            lines.append(escape(line))
-    return _chunk(lines)
+    """The answer as sections: its headings in bold, its Markdown as mrkdwn, each under 3,000."""
+    headings = (DIRECT_HEADING, EVIDENCE_HEADING, ADVICE_HEADING)
+    markdown = "\n".join(
+        f"**{line}**" if line in headings else line for line in answer_text.splitlines()
+    )
+    return _chunk([ln for ln in mrkdwn(markdown).splitlines() if ln.strip()])
 
 
 def _chunk(lines: list[str]) -> list[Block]:

@@ -27,6 +27,14 @@ ASSISTANT_METHODS = {
     "assistant.threads.setSuggestedPrompts": ("channel_id", "thread_ts", "prompts"),
     "assistant.threads.setTitle": ("channel_id", "thread_ts", "title"),
 }
+# Views, permalinks and the two-step file upload, with their required arguments.
+OTHER_METHODS = {
+    "views.publish": ("user_id", "view"),
+    "views.open": ("trigger_id", "view"),
+    "chat.getPermalink": ("channel", "message_ts"),
+    "files.getUploadURLExternal": ("filename", "length"),
+    "files.completeUploadExternal": ("files",),
+}
 
 
 class FakeSlack:
@@ -39,6 +47,7 @@ class FakeSlack:
         # Off by default, as in a workspace without Slack's AI-app streaming: chat.startStream
         # then answers as Slack does for an unknown method, and the bot falls back.
         self.streaming = False
+        self.socket_url = ""  # what apps.connections.open answers, for a Socket Mode test
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         fake = self
@@ -46,7 +55,11 @@ class FakeSlack:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                if "json" in (self.headers.get("Content-Type") or ""):
+                if self.path.startswith(
+                    "/upload/"
+                ):  # a file's bytes, as files.slack.com takes them
+                    args = {"content": raw}
+                elif "json" in (self.headers.get("Content-Type") or ""):
                     args = json.loads(raw or "{}")
                 else:
                     args = dict(parse_qsl(raw))
@@ -91,7 +104,19 @@ class FakeSlack:
             return 200, {"ok": True, "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B1"}
         if method == "chat.postMessage":
             ts = f"1800000000.{next(self._ts):06d}"
-            return 200, {"ok": True, "channel": args.get("channel"), "ts": ts}
+            channel = str(args.get("channel", ""))
+            # A message to a user's id goes to the app's DM with them, which the reply names.
+            channel = "D" + channel[1:] if channel.startswith(("U", "W")) else channel
+            return 200, {"ok": True, "channel": channel, "ts": ts}
+        if path.startswith("/upload/"):
+            return 200, f"OK - {len(args['content'].encode())}".encode()
+        if method in OTHER_METHODS:
+            missing = [k for k in OTHER_METHODS[method] if not args.get(k)]
+            if missing:
+                return 200, {"ok": False, "error": "invalid_arguments", "missing": missing}
+            return 200, self._other(method, args)
+        if method == "apps.connections.open" and self.socket_url:
+            return 200, {"ok": True, "url": self.socket_url}
         if method in ("chat.update", "chat.delete", "reactions.add", "chat.postEphemeral"):
             return 200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method in STREAM_METHODS and self.streaming:
@@ -109,11 +134,30 @@ class FakeSlack:
             return 200, {"ok": True}
         return 200, {"ok": False, "error": "unknown_method"}
 
+    def _other(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        n = next(self._ts)
+        if method in ("views.publish", "views.open"):
+            view = json.loads(args["view"]) if isinstance(args["view"], str) else args["view"]
+            return {"ok": True, "view": {**view, "id": f"V{n:06d}", "hash": f"h{n}"}}
+        if method == "chat.getPermalink":
+            ts = str(args["message_ts"]).replace(".", "")
+            link = f"https://fake.slack.com/archives/{args['channel']}/p{ts}"
+            return {"ok": True, "channel": args["channel"], "permalink": link}
+        if method == "files.getUploadURLExternal":
+            port = self.server.server_port
+            return {
+                "ok": True,
+                "upload_url": f"http://127.0.0.1:{port}/upload/F{n:06d}",
+                "file_id": f"F{n:06d}",
+            }
+        files = json.loads(args["files"])  # files.completeUploadExternal
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
     def of(self, method: str) -> list[dict[str, Any]]:
         """The recorded calls of one Web API method (or 'respond' for response_url posts)."""
         with self._lock:
-            if method == "respond":
-                return [c for c in self.calls if c["path"].startswith("/respond/")]
+            if method in ("respond", "upload"):
+                return [c for c in self.calls if c["path"].startswith(f"/{method}/")]
             return [c for c in self.calls if c["path"] == f"/api/{method}"]
 
     def wait_for(self, check: Callable[[], Any], timeout: float = 30.0) -> Any:

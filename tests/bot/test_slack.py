@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -361,3 +362,14 @@ def test_slack_can_verify_the_request_url(rig: SlackRig) -> None:
     body = json.dumps({"type": "url_verification", "challenge": "c4llenge", "token": "x"})
     r = rig.send(body, "application/json")
     assert r.status_code == 200 and "c4llenge" in r.text
+
+
+def test_a_mention_asks_without_ids_or_escapes(rig: SlackRig) -> None:
+    text = "should <@U2|ana> or the <#C7|sales-leads> team own the CRM project? R&amp;D too"
+    rig.event(mention(text, "1700000000.000900"), "Ev9")
+    rig.slack.wait_for(lambda: rig.slack.of("chat.update"))
+    asked = rig.advisor.conversation(conversation_id(TEAM, "C1", "1700000000.000900"))[0]
+    assert asked.question == (
+        "should a colleague or the this channel team own the CRM project? R&D too"
+    )
+    assert not re.search(r"U2|C7|ana|sales-leads|&amp;", asked.standalone_question)

@@ -121,3 +121,40 @@ def test_a_review_shows_red_flags_then_open_questions_then_strengths(advisor) ->
     assert order[0] >= 0 and present == sorted(present)
     for f in review.open_questions:
         assert f.question in joined.replace("&amp;", "&")
+
+
+def test_an_incoming_message_loses_ids_and_slack_markup() -> None:
+    from bot.slack_blocks import incoming_question
+
+    text = "<@UBOT> <@U2>, should <@U3|ana> or <@UBOT> own it for <#C7|sales-leads>? R&amp;D &lt;3"
+    assert incoming_question(text, bot_user="UBOT") == (
+        "should a colleague or own it for this channel? R&D <3"
+    )
+    assert incoming_question("<https://x.org|our plan> &gt; <!here>") == "our plan > @here"
+
+
+def test_llm_markdown_becomes_mrkdwn_and_cannot_ping() -> None:
+    from bot.slack_blocks import mrkdwn
+
+    markdown = "## Owner\n**The sales director** owns it [1].\n- a *pilot* first\n- [note](https://x.org/a?b=1)"
+    assert mrkdwn(markdown) == (
+        "*Owner*\n\n*The sales director* owns it [1].\n\n• a _pilot_ first\n"
+        "• <https://x.org/a?b=1|note>"
+    )
+    for raw in ("<!here>", "<!channel> now", "<@U1>", "<#C1|x>", "<script>", "a & b"):
+        out = mrkdwn(raw)
+        assert "<!" not in out and "<@" not in out and "<#" not in out and "<s" not in out
+        assert "&amp;" in out or "&lt;" in out
+
+
+def test_an_llm_answer_keeps_its_emphasis_in_slack() -> None:
+    answer = Answer(
+        answer="In short:\n**Start with one team** [1].\nWhat we advise:\n1. Pilot\n2. Expand",
+        answered=True,
+        conversation_id="c",
+        citations=[citation(1)],
+        turn=1,
+    )
+    text = answer_blocks(answer)[0]["text"]["text"]
+    assert text.startswith("*In short:*\n*Start with one team* [1].\n*What we advise:*")
+    assert "**" not in text and "1. Pilot" in text.replace("1.  ", "1. ")
