@@ -131,6 +131,7 @@ eval: venv
 
 bench: index
 	$(BIN)/python -m evals.bench
+	$(BIN)/python -m evals.bench_slack
 
 # RELIABILITY.md's figures. `load` and the tests below also run in `make test`; `soak` does not.
 load: index
