@@ -78,7 +78,11 @@ def parse_plan(text: str) -> Plan:
         elif _heading(raw, line, lines[n + 1 : n + 2]):
             section, joinable = line.strip("#: ").strip(), False
         elif (
-            joinable and not _BULLET.match(raw) and not _TURN.match(raw) and not _LABEL.match(line)
+            joinable
+            and not _BULLET.match(raw)
+            and not _TURN.match(raw)
+            and not _LABEL.match(line)
+            and not _title_line(items[-1][0])
         ):
             items[-1] = (f"{items[-1][0]} {line}", section)
         else:
@@ -120,6 +124,16 @@ def _one_item_per_line(lines: list[str]) -> set[int]:
             alone.update(block)
         block = []
     return alone | {n for n, raw in enumerate(lines) if " | " in raw}
+
+
+def _title_line(text: str) -> bool:
+    """A short Title Case line such as "Project Phoenix: CRM Transformation": a title that
+    stands alone, never the start of a sentence wrapped onto the next line."""
+    words = text.replace(":", " ").split()
+    if not 2 <= len(words) <= 8 or re.search(r"[.!?,;]$", text) or _WRAPS.search(text):
+        return False
+    small = {"and", "of", "the", "for", "to", "in", "on", "a", "&", "/", "-", "–"}
+    return all(w[0].isupper() or w.lower() in small or not w[0].isalpha() for w in words)
 
 
 def _heading(raw: str, line: str, after: list[str]) -> bool:

@@ -46,6 +46,18 @@ def test_hard_wrapped_lines_are_joined_back_into_sentences() -> None:
     assert "goal" in plan.sentences[0].cues
 
 
+def test_a_title_line_is_not_joined_to_the_sentence_under_it() -> None:
+    plan = parse_plan(
+        "Project Phoenix: CRM Transformation\nOur vision is one view of every customer.\n"
+        "We will move the sales team onto the new CRM\nIn March, after training."
+    )
+    assert [s.text for s in plan.sentences] == [
+        "Project Phoenix: CRM Transformation",
+        "Our vision is one view of every customer.",
+        "We will move the sales team onto the new CRM In March, after training.",
+    ]
+
+
 def test_headings_and_bullets_give_context_not_sentences() -> None:
     plan = parse_plan("## Budget\n- To be confirmed later\n- Owner: Head of Sales\nTimeline\n* Q3")
     assert [s.section for s in plan.sentences] == ["Budget", "Budget"]
