@@ -116,6 +116,12 @@ class PlanNotEnglishError(InvalidInputError):
     code = "plan-not-english"
 
 
+class NotAPlanError(InvalidInputError):
+    """The text does not read as a CRM plan (a recipe, an itinerary, a lease clause)."""
+
+    code = "not-a-crm-plan"
+
+
 class PlanTooLongError(InvalidInputError):
     """The plan is longer than the limit."""
 

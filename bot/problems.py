@@ -30,6 +30,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "plan-too-short": (422, "The plan is too short to review"),
     "plan-too-long": (422, "The plan is too long"),
     "plan-not-english": (422, "The plan is not in English"),
+    "not-a-crm-plan": (422, "The text is not a CRM plan"),
     "invalid-input": (422, "The input is not valid"),
     "missing-api-key": (401, "An API key is required"),
     "invalid-api-key": (401, "The API key is not valid"),

@@ -25,12 +25,13 @@ from typing import Any
 
 import yaml
 
-from advisor import PATTERNS, Advisor
+from advisor import PATTERNS, Advisor, InvalidInputError, Review
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
 SETS = ("dev", "heldout")
 VERDICTS = ("not_addressed", "shown", "addressed")  # predicted, in the order of the labels
 TRUTHS = ("none", "flaw", "strength")
+NOT_A_PLAN = "not-a-crm-plan"  # the error code of a text refused as no CRM plan at all
 
 
 def load_labelled(directory: Path) -> list[dict[str, Any]]:
@@ -48,6 +49,35 @@ def load_labelled(directory: Path) -> list[dict[str, Any]]:
     return plans
 
 
+def review_or_none(advisor: Advisor, text: str) -> Review | None:
+    """The review of ``text``, or None when the advisor refuses it as no CRM plan."""
+    try:
+        return advisor.review(text)
+    except InvalidInputError as exc:
+        if exc.code != NOT_A_PLAN:
+            raise
+        return None
+
+
+def evaluate_scope(advisor: Advisor, directory: Path = PLANS_DIR / "scope") -> dict[str, float]:
+    """The not-a-plan check per set: the share of non-plans refused (``refusal_recall``) and
+    the genuine CRM plans refused (``false_refusals``, a count). Each ``<set>.yaml`` lists
+    ``{id, kind: not_a_plan | crm_plan, text}``; the labelled plans count as ``crm_plan``."""
+    metrics: dict[str, float] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        items = yaml.safe_load(path.read_text(encoding="utf-8"))
+        refused = {"not_a_plan": 0, "crm_plan": 0}
+        total = {"not_a_plan": 0, "crm_plan": 0}
+        for item in items:
+            total[item["kind"]] += 1
+            refused[item["kind"]] += review_or_none(advisor, item["text"]) is None
+        metrics[f"review_scope_{path.stem}_refusal_recall"] = _ratio(
+            refused["not_a_plan"], total["not_a_plan"]
+        )
+        metrics[f"review_scope_{path.stem}_false_refusals"] = float(refused["crm_plan"])
+    return metrics
+
+
 def _ratio(num: int, den: int) -> float:
     return num / den if den else float("nan")
 
@@ -63,26 +93,27 @@ def score_plans(
     the truth (none, flaw, strength), columns the verdict (not addressed, shown, addressed).
     """
     confusion = {p: [[0, 0, 0] for _ in TRUTHS] for p in PATTERNS}
-    inversions = most_open = good_high = goods = strong_right = strong_all = 0
+    inversions = most_open = good_high = goods = strong_right = strong_all = refused = 0
     rows = []
     for plan in plans:
-        review = advisor.review(plan["plan"])
+        review = review_or_none(advisor, plan["plan"])
+        refused += review is None  # then every flaw is missed
         flaws, strengths = set(plan.get("flaws") or {}), set(plan.get("strengths") or {})
-        shown = {f.pattern for f in review.red_flags}
-        strong = {s.pattern for s in review.strengths}
+        shown = {f.pattern for f in review.red_flags} if review else set()
+        strong = {s.pattern for s in review.strengths} if review else set()
         for p in PATTERNS:
             truth = 1 if p in flaws else 2 if p in strengths else 0
             confusion[p][truth][1 if p in shown else 2 if p in strong else 0] += 1
         inversions += len(flaws & strong)
         strong_right, strong_all = strong_right + len(strong & strengths), strong_all + len(strong)
-        most_open = max(most_open, len(review.open_questions))
+        most_open = max(most_open, len(review.open_questions) if review else 0)
         if plan.get("good"):
             goods += 1
-            good_high += any(f.severity == "high" for f in review.findings)
+            good_high += bool(review) and any(f.severity == "high" for f in review.findings)
         rows.append(
             {
                 "id": plan["id"],
-                "readiness": review.readiness,
+                "readiness": review.readiness if review else None,
                 "missed": sorted(flaws - shown),
                 "extra": sorted(shown - flaws),
                 "inverted": sorted(flaws & strong),
@@ -99,6 +130,7 @@ def score_plans(
         "most_open_questions": float(most_open),
         "good_plans_with_high": float(good_high),
         "plans": float(len(plans)),
+        "refused": float(refused),  # labelled CRM plans refused as no plan at all
     }
     return metrics, rows, confusion
 
@@ -135,6 +167,7 @@ def evaluate_reviews(
     metrics["review_authors_recall"] = _ratio(found, found + sum(a["missed"] for a in authors))
     metrics["review_authors_precision"] = _ratio(found, found + sum(a["false"] for a in authors))
     metrics["review_authors_plans"] = float(sum(a["plans"] for a in authors))
+    metrics.update(evaluate_scope(advisor))
     patterns = {
         p: {
             name: {**per_pattern({p: confusions[name][p]})[p], "confusion": confusions[name][p]}

@@ -26,6 +26,7 @@ from advisor.review.detect import Reading, detect
 from advisor.review.goals import rewrite_goal
 from advisor.review.plan import Plan, parse_plan
 from advisor.review.render import render_review, summarise
+from advisor.review.scope import check_in_scope
 from advisor.text import content_terms
 
 PENALTY = {"high": 25, "medium": 12, "low": 5}
@@ -133,6 +134,7 @@ class PlanReviewer:
         """Review a cleaned plan text; the caller stores it."""
         plan = parse_plan(text)
         readings, vectors = self.readings(plan)
+        check_in_scope(text, vectors, self.snapshot.embeddings)
         strengths = [
             Strength(pattern=r.pattern, title=REGISTRY[r.pattern].strength,
                      evidence=[plan.sentences[i].text for i in r.evidence], confidence=r.confidence)

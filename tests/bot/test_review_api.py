@@ -47,6 +47,12 @@ def test_a_review_can_join_an_existing_conversation(client: httpx.Client) -> Non
     assert not [f for f in review["findings"] if f["severity"] == "high"]
 
 
+RECIPE = (
+    "Preheat the oven to 200C. Rub the chicken with oil, salt and thyme, and roast it for an "
+    "hour and a half. Rest it for ten minutes before carving, and make gravy from the juices."
+)
+
+
 @pytest.mark.parametrize(
     ("body", "slug"),
     [
@@ -54,6 +60,7 @@ def test_a_review_can_join_an_existing_conversation(client: httpx.Client) -> Non
         ({"plan": "   \n "}, "empty-plan"),
         ({"plan": "Buy HubSpot now."}, "plan-too-short"),
         ({"plan": "We will pilot the CRM first. " * 800}, "plan-too-long"),
+        ({"plan": RECIPE}, "not-a-crm-plan"),
         ({"plan": FLAWED, "conversation_id": "bad id!"}, "invalid-conversation-id"),
         ({}, "validation-error"),
         ({"plan": 42}, "validation-error"),

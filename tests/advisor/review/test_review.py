@@ -8,7 +8,7 @@ import pytest
 
 from advisor.ask.grounding import cited_sentences
 from advisor.config import PROJECT_ROOT
-from advisor.errors import PlanTooShortError, TurnNotFoundError
+from advisor.errors import NotAPlanError, PlanTooShortError, TurnNotFoundError
 from advisor.facade import Advisor
 from advisor.knowledge.corpus import load_corpus
 from advisor.patterns import PATTERNS, REGISTRY
@@ -214,3 +214,29 @@ def test_a_too_short_plan_is_refused_and_nothing_is_stored(advisor: Advisor) -> 
     with pytest.raises(PlanTooShortError):
         advisor.review("Buy HubSpot.", "c-short")
     assert not advisor.store.exists("c-short")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Preheat the oven to 180C. Cream the butter and sugar, beat in the eggs and fold in the "
+        "flour. Bake for 25 minutes and leave it to cool before icing.",
+        "Employees with six months' service may take 26 weeks of parental leave at full pay. "
+        "Requests go to the line manager eight weeks ahead. HR owns and reviews the policy.",
+    ],
+    ids=["recipe", "hr-policy"],
+)
+def test_a_text_that_is_no_crm_plan_is_refused_and_nothing_is_stored(
+    advisor: Advisor, text: str
+) -> None:
+    with pytest.raises(NotAPlanError, match="doesn't read as a CRM plan"):
+        advisor.review(text, "c-off", start=True)
+    assert not advisor.store.exists("c-off")
+
+
+def test_a_terse_plan_that_never_says_crm_is_still_reviewed(advisor: Advisor) -> None:
+    review = advisor.review(
+        "Move the reps off spreadsheets onto HubSpot in Q2. Sales ops owns it; "
+        "we pilot with the Leeds team first."
+    )
+    assert review.summary.startswith("Readiness")  # reviewed, not refused as off-topic
