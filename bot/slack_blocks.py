@@ -62,6 +62,7 @@ PANE_ASK_FOR_PLAN = (
     "failure patterns."
 )
 PANE_STATUS = "is reading the sources…"
+SHORTENED = "_Shortened to fit Slack._"  # the last section of a review cut to fit
 
 
 def asks_for_review(text: str) -> bool:
@@ -369,7 +370,7 @@ def review_blocks(review: Review, *, shareable: bool = False) -> list[Block]:
         )
     return [
         *blocks[: MAX_BLOCKS - 2],
-        *([section("_Shortened to fit Slack._")] if len(blocks) > MAX_BLOCKS - 2 else []),
+        *([section(SHORTENED)] if len(blocks) > MAX_BLOCKS - 2 else []),
         actions,
     ]
 

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from advisor import ConversationSummary, Review, review_document
-from bot.slack_blocks import MAX_TEXT, PANE_PROMPTS, Block, escape, section
+from bot.slack_blocks import MAX_TEXT, PANE_PROMPTS, SHORTENED, Block, escape, section
 
 OPEN_REVIEW = "open_review_modal"  # action id of every "Review a CRM plan" button
 REVIEW_MODAL = "review_plan_modal"  # callback id of the modal's view submission
@@ -125,10 +125,7 @@ def submitted_plan(view: dict[str, Any]) -> str:
 
 def is_long(review: Review, blocks: list[Block]) -> bool:
     """True when the review is worth offering as a file: long, or shortened to fit."""
-    shortened = any(
-        b.get("type") == "section" and b["text"]["text"] == "_Shortened to fit Slack._"
-        for b in blocks
-    )
+    shortened = any(b.get("type") == "section" and b["text"]["text"] == SHORTENED for b in blocks)
     return shortened or len(review_document(review)) > LONG_REVIEW_CHARS
 
 
