@@ -83,6 +83,7 @@ def parse_plan(text: str) -> Plan:
             and not _TURN.match(raw)
             and not _LABEL.match(line)
             and not _title_line(items[-1][0])
+            and not _document_title(lines, n)
         ):
             items[-1] = (f"{items[-1][0]} {line}", section)
         else:
@@ -134,6 +135,23 @@ def _title_line(text: str) -> bool:
         return False
     small = {"and", "of", "the", "for", "to", "in", "on", "a", "&", "/", "-", "–"}
     return all(w[0].isupper() or w.lower() in small or not w[0].isalpha() for w in words)
+
+
+# Words of a clause, not a title: "We will move the sales team onto the new CRM" wraps.
+_CLAUSE = re.compile(r"(?i)\b(we|our|will|is|are|was|were|shall|must|should|can|has|have)\b")
+
+
+def _document_title(lines: list[str], n: int) -> bool:
+    """Line ``n`` follows the document's first line, and that line is a title: it has no
+    sentence stop and the next line starts a sentence ("Project Atlas, prepared by Dr. Jones
+    for the board" over "All regions switch on 1 January.")."""
+    first = next((i for i, raw in enumerate(lines) if raw.strip()), -1)
+    if n != first + 1 or first < 0:
+        return False
+    title = lines[first].rstrip()
+    if re.search(r"[.!?,;:]$", title) or _WRAPS.search(title) or _CLAUSE.search(title):
+        return False
+    return lines[n].lstrip()[:1].isupper()
 
 
 def _heading(raw: str, line: str, after: list[str]) -> bool:

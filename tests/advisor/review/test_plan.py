@@ -58,6 +58,16 @@ def test_a_title_line_is_not_joined_to_the_sentence_under_it() -> None:
     ]
 
 
+def test_a_documents_first_line_title_stands_alone() -> None:
+    plan = parse_plan(
+        "Project Atlas, prepared by Dr Jones for the board\n"
+        "All regions will switch to the new CRM on 1 January."
+    )
+    assert [s.text for s in plan.sentences][-1] == (
+        "All regions will switch to the new CRM on 1 January."
+    )
+
+
 def test_headings_and_bullets_give_context_not_sentences() -> None:
     plan = parse_plan("## Budget\n- To be confirmed later\n- Owner: Head of Sales\nTimeline\n* Q3")
     assert [s.section for s in plan.sentences] == ["Budget", "Budget"]
