@@ -6,7 +6,7 @@ recipe: how close the text's nearest sentence comes to any passage of the corpus
 the same MiniLM vectors the review already computes), and whether the text uses any of
 CRM's own vocabulary. A text is refused when its nearest sentence is far from everything
 the corpus discusses, or is only middling and the text never names customers, clients,
-sales, marketing or a CRM. Thresholds were set on the development texts
+sales, marketing, loyalty or a CRM. Thresholds were set on the development texts
 (``evals/plans/scope/dev.yaml`` and the labelled development plans).
 """
 
@@ -23,6 +23,7 @@ MIDDLING = 0.42  # below this, off-topic unless the text uses CRM's vocabulary
 _CRM_TERMS = re.compile(
     r"(?i)\b(crm|customers?|clients?|sales|sell(?:ing)?|marketing|prospects?|leads?|pipeline|"
     r"deals?|opportunit(?:y|ies)|contacts?|accounts?|relationships?|relations|"
+    r"loyalty|churn|retention|membership|subscribers?|"
     r"salesforce|hubspot|dynamics|zoho|pipedrive)\b"
 )
 

@@ -176,14 +176,15 @@ def test_the_restated_goal_takes_no_date_from_a_sentence_that_is_not_the_goal(
     assert any("suggestion" in item for item in goal.fill_in)
 
 
-def test_text_that_is_not_a_crm_plan_is_not_ready(advisor: Advisor) -> None:
-    review = _review(
-        advisor,
-        "Preheat the oven to 180 degrees. Mix flour, sugar and three eggs in a bowl. Bake for "
-        "forty minutes and let the cake cool before serving.",
-    )
-    assert review.verdict != "ready" and review.readiness < 75, review.summary
-    assert "not covered" in review.summary
+def test_text_that_is_not_a_crm_plan_is_refused_not_scored(advisor: Advisor) -> None:
+    from advisor.errors import NotAPlanError
+
+    with pytest.raises(NotAPlanError, match="doesn't read as a CRM plan"):
+        _review(
+            advisor,
+            "Preheat the oven to 180 degrees. Mix flour, sugar and three eggs in a bowl. Bake "
+            "for forty minutes and let the cake cool before serving.",
+        )
 
 
 def test_a_plan_in_another_language_is_refused_clearly(advisor: Advisor) -> None:
