@@ -22,6 +22,10 @@ _PUBLIC: dict[str, str] = {
     "review_document": "advisor.review.render",
     "ingest": "advisor.knowledge.ingest",
     "IngestReport": "advisor.knowledge.manifest",
+    "DocumentLibrary": "advisor.knowledge.library",
+    "AddOutcome": "advisor.knowledge.library",
+    "AddedFile": "advisor.knowledge.library",
+    "FORMATS": "advisor.knowledge.convert",
     "PATTERNS": "advisor.patterns",
     "LANGUAGES": "advisor.ask.intents",
     "QUESTION_TYPES": "advisor.ask.questions",
@@ -51,6 +55,8 @@ _PUBLIC: dict[str, str] = {
     "ConfigError": "advisor.errors",
     "InvalidInputError": "advisor.errors",
     "StoreError": "advisor.errors",
+    "DocumentError": "advisor.errors",
+    "DocumentNotFoundError": "advisor.errors",
     # what the evals measure with: generators, grounding, text
     "CHAT_MODELS": "advisor.ask.llm",
     "Composition": "advisor.ask.compose",
@@ -72,12 +78,15 @@ __all__ = [
     "CONVERSATION_ID",
     "DIRECT_HEADING",
     "EVIDENCE_HEADING",
+    "FORMATS",
     "LANGUAGES",
     "MAX_COMMENT_CHARS",
     "PATTERNS",
     "PROJECT_ROOT",
     "QUESTION_TYPES",
     "REGISTRY",
+    "AddOutcome",
+    "AddedFile",
     "Advisor",
     "AdvisorError",
     "Answer",
@@ -85,6 +94,9 @@ __all__ = [
     "Composition",
     "ConfigError",
     "ConversationSummary",
+    "DocumentError",
+    "DocumentLibrary",
+    "DocumentNotFoundError",
     "FailurePattern",
     "Feedback",
     "Finding",
@@ -136,7 +148,14 @@ if TYPE_CHECKING:
         StreamEvent,
         Turn,
     )
-    from advisor.errors import AdvisorError, ConfigError, InvalidInputError, StoreError
+    from advisor.errors import (
+        AdvisorError,
+        ConfigError,
+        DocumentError,
+        DocumentNotFoundError,
+        InvalidInputError,
+        StoreError,
+    )
     from advisor.facade import Advisor
     from advisor.inputs import (
         CONVERSATION_ID,
@@ -144,7 +163,9 @@ if TYPE_CHECKING:
         check_conversation_id,
         clean_plan,
     )
+    from advisor.knowledge.convert import FORMATS
     from advisor.knowledge.ingest import ingest
+    from advisor.knowledge.library import AddedFile, AddOutcome, DocumentLibrary
     from advisor.knowledge.manifest import IngestReport
     from advisor.memory import open_database
     from advisor.patterns import PATTERNS, REGISTRY, FailurePattern

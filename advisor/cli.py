@@ -1,4 +1,5 @@
-"""The ``advisor`` command line: ingest, ask, review, chat, sources; plugins add the rest."""
+"""The ``advisor`` command line: ingest, add, remove, ask, review, chat, sources; plugins
+add the rest."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from advisor.errors import (
     ConfigError,
     ConversationNotFoundError,
     CorpusError,
+    DocumentNotFoundError,
     InvalidInputError,
 )
 from advisor.review.render import review_document, source_lines
@@ -37,7 +39,7 @@ def _fail(exc: AdvisorError, as_json: bool = False) -> None:
     if isinstance(exc, CorpusError) and len(exc.problems) > 1:
         for path, why in exc.problems:
             click.echo(f"  - {path}: {why}", err=True)
-    if isinstance(exc, InvalidInputError | ConversationNotFoundError):
+    if isinstance(exc, InvalidInputError | ConversationNotFoundError | DocumentNotFoundError):
         sys.exit(2)  # the caller's input (a question, a plan, an id) is what to fix
     sys.exit(1)
 
@@ -228,6 +230,98 @@ def train_review(folds: int | None) -> None:
             click.echo(f"  {pattern:24} precision {p:.2f}  recall {r:.2f}")
 
 
+def _files_under(paths: tuple[str, ...], max_bytes: int) -> list[tuple[str, bytes]]:
+    """``(file name, bytes)`` of every named file, and of each supported file in a folder.
+
+    A file over ``max_bytes`` is refused from its size alone, before it is read.
+    """
+    from pathlib import Path
+
+    from advisor.errors import DocumentError
+    from advisor.knowledge.convert import FORMATS
+
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in FORMATS and not p.name.startswith(".")
+            )  # fmt: skip
+        else:
+            found.append(path)
+    files = []
+    for path in found:
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise DocumentError(
+                    f"{path.name}: {size / 2**20:.0f} MB is over the {max_bytes / 2**20:.0f} MB "
+                    "limit (ADVISOR_MAX_DOCUMENT_MB)"
+                )
+            files.append((path.name, path.read_bytes()))
+        except OSError as exc:
+            _fail(InvalidInputError(f"{path}: cannot read it ({exc.strerror or exc})"))
+    return files
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["article", "note"]),
+    default="article",
+    help="article (evidence, quoted) or note (advice in your own words).",
+)
+@click.option("--tag", "tags", multiple=True, help="A tag to record (repeatable).")
+@click.option("--title", help="The title to show, instead of the file's own (one file only).")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts and files as JSON.")
+def add(paths: tuple[str, ...], kind: str, tags: tuple[str, ...], title: str | None,
+        as_json: bool) -> None:  # fmt: skip
+    """Add PDF, Word, HTML, Markdown or text files (or folders of them) and index them."""
+    from advisor.knowledge.library import DocumentLibrary
+    from advisor.knowledge.library import as_json as outcome_json
+
+    try:
+        library = DocumentLibrary(get_settings())
+        files = _files_under(paths, library.max_bytes)
+        if not files:
+            raise InvalidInputError(f"no supported files under {', '.join(paths)}")
+        outcome = library.add(files, kind, list(tags), title)
+    except AdvisorError as exc:
+        _fail(exc, as_json)
+        return
+    if as_json:
+        click.echo(json.dumps(outcome_json(outcome)))
+        return
+    for f in outcome.files:
+        pages = f" ({f.pages} pages)" if f.pages else ""
+        what = "added as" if f.status == "added" else "already there as"
+        click.echo(f"{f.file_name}: {what} {f.doc_id}, “{f.title}”{pages}")
+    if outcome.report:
+        counts = ", ".join(f"{k} {v}" for k, v in outcome.report.counts().items())
+        click.echo(f"Index {outcome.report.generation}: {counts}")
+
+
+@main.command()
+@click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def remove(doc_id: str, as_json: bool) -> None:
+    """Take an added document out of the knowledge base and re-index."""
+    from advisor.knowledge.library import DocumentLibrary
+
+    try:
+        report = DocumentLibrary(get_settings()).remove(doc_id)
+    except AdvisorError as exc:
+        _fail(exc, as_json)
+        return
+    counts = report.counts() if report else {}
+    if as_json:
+        click.echo(json.dumps({"removed": doc_id, **counts}))
+    else:
+        click.echo(f"Removed {doc_id}; index: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 def sources(as_json: bool) -> None:
@@ -243,6 +337,7 @@ def sources(as_json: bool) -> None:
     for d in docs:
         who = ", ".join(x for x in (d.author, d.publication, d.date) if x)
         extra = f" [{d.pattern}]" if d.pattern else ""
+        extra += f" (added: {d.file_name})" if d.origin == "added" else ""
         click.echo(f"{d.kind:8} {d.doc_id:28} {d.passages:3} passages  {d.title}{extra}")
         if who:
             click.echo(f"{'':38}{who}")

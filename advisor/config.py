@@ -15,6 +15,16 @@ from advisor.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def default_data_dir() -> Path:
+    """``.advisor`` in the checkout when the package runs from one (so every command finds
+    the same index from any folder), else the platform's user data folder (platformdirs)."""
+    if (PROJECT_ROOT / "pyproject.toml").exists() and (PROJECT_ROOT / "corpus").is_dir():
+        return PROJECT_ROOT / ".advisor"
+    from platformdirs import user_data_path
+
+    return user_data_path("crm-advisor", appauthor=False)
+
+
 class Settings(BaseSettings):
     """The core's settings; each field is ADVISOR_<NAME> in the environment.
 
@@ -24,8 +34,20 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ADVISOR_", env_file=None, extra="ignore")
 
-    data_dir: Path = Field(Path(".advisor"), description="Where indexes and the database live.")
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="Where indexes, models and the database live (default: .advisor in the "
+        "checkout when run from one, else the platform's user data folder).",
+    )
     corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Articles, notes and rules.")
+    documents_dir: Path | None = Field(
+        None,
+        description="Where documents added with `advisor add` are kept, as corpus Markdown "
+        "(default: <data_dir>/documents); ingested with the corpus.",
+    )
+    max_document_mb: float = Field(
+        50.0, gt=0, le=2048, description="Largest file `advisor add` or an upload accepts, MB."
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the conversation store; default SQLite in data_dir."
     )
@@ -150,6 +172,11 @@ class Settings(BaseSettings):
         "entry's first sentence to lead the answer as the direct answer.",
     )
     history_turns: int = Field(6, ge=0, le=50, description="Turns of history used by follow-ups.")
+
+    @property
+    def documents_path(self) -> Path:
+        """Folder of the added documents."""
+        return self.documents_dir or self.data_dir / "documents"
 
     @property
     def index_dir(self) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,28 @@ class Citation(BaseModel):
     author: str | None = None
     publication: str | None = None
     date: str | None = None
+    page: int | None = Field(None, description="The page of an added PDF the passage is on.")
+
+    @classmethod
+    def of_passage(
+        cls, n: int, passage_id: str, doc_id: str, text: str, meta: dict[str, Any], score: float
+    ) -> Citation:
+        """Citation [n] of an indexed passage, from its text and stored metadata."""
+        page = str(meta.get("page") or "")
+        return cls(
+            n=n,
+            doc_id=doc_id,
+            title=str(meta.get("title", "")),
+            kind=meta.get("kind", "article"),
+            quote=text,
+            score=round(score, 4),
+            passage_id=passage_id,
+            section=str(meta.get("section", "")),
+            author=meta.get("author"),
+            publication=meta.get("publication"),
+            date=meta.get("date"),
+            page=int(page) if page.isdigit() else None,
+        )
 
 
 class GuardReport(BaseModel):
@@ -93,6 +115,12 @@ class SourceInfo(BaseModel):
     date: str | None = None
     pattern: str | None = None
     path: str = ""
+    origin: Literal["corpus", "added"] = Field(
+        "corpus", description="`added` for a document added with `advisor add` or an upload."
+    )
+    file_name: str | None = Field(None, description="An added document's original file name.")
+    pages: int | None = Field(None, description="An added PDF's page count.")
+    tags: list[str] = Field(default_factory=list)
 
 
 class Feedback(BaseModel):

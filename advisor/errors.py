@@ -138,3 +138,15 @@ class TurnNotFoundError(AdvisorError):
     """The conversation exists but has no turn with that number."""
 
     code = "turn-not-found"
+
+
+class DocumentError(InvalidInputError):
+    """A file given to the knowledge base cannot be added (named, with the reason)."""
+
+    code = "bad-document"
+
+
+class DocumentNotFoundError(AdvisorError):
+    """No added document has the given id."""
+
+    code = "document-not-found"

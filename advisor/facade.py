@@ -315,6 +315,10 @@ class Advisor:
                     date=str(meta["date"]) if meta.get("date") else None,
                     pattern=meta.get("pattern"),
                     path=meta.get("path", ""),
+                    origin="added" if meta.get("origin") == "added" else "corpus",
+                    file_name=meta.get("file_name"),
+                    pages=meta.get("pages"),
+                    tags=[str(t) for t in meta.get("tags") or []],
                 )
             )
         return out

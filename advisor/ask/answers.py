@@ -21,20 +21,8 @@ from advisor.contract import (
 
 def citation(n: int, hit: Hit) -> Citation:
     """Citation [n] of a retrieved passage."""
-    meta = hit.passage.meta
-    return Citation(
-        n=n,
-        doc_id=hit.passage.doc_id,
-        title=str(meta.get("title", "")),
-        kind=meta.get("kind", "article"),
-        quote=hit.passage.text,
-        score=round(hit.similarity, 4),
-        passage_id=hit.passage.id,
-        section=str(meta.get("section", "")),
-        author=meta.get("author"),
-        publication=meta.get("publication"),
-        date=meta.get("date"),
-    )
+    p = hit.passage
+    return Citation.of_passage(n, p.id, p.doc_id, p.text, p.meta, hit.similarity)
 
 
 def on_focus(text: str, state: AskState) -> str:

@@ -34,6 +34,7 @@ _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 _SYMBOL_ONLY = re.compile(r"^[\W_]*$")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
+_PAGE = re.compile(r"Page (\d+)")  # an added PDF's page sections (advisor.knowledge.convert)
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,13 @@ def _norm(text: str) -> str:
 
 
 def clean_paragraphs(
-    paragraphs: list[tuple[str, str]], title: str, rules: Iterable[Rule]
+    paragraphs: list[tuple[str, str]], title: str, rules: Iterable[Rule], header: bool = True
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Apply structural and file rules; return (kept, removed-with-rule-name)."""
+    """Apply structural and file rules; return (kept, removed-with-rule-name).
+
+    ``header`` drops the short lines above a scraped article's first body paragraph (its
+    byline, date and menu); an added document's converter has already taken those out.
+    """
     rules = list(rules)
     kept: list[tuple[str, str]] = []
     removed: list[tuple[str, str]] = []
@@ -147,7 +152,7 @@ def clean_paragraphs(
                     text = stripped
             if reason is None and not text:
                 reason = "empty_after_strip"
-        if reason is None and not seen_body and not section:
+        if reason is None and header and not seen_body and not section:
             if _is_body_paragraph(text):
                 seen_body = True
             elif _word_count(text) < 12:
@@ -197,6 +202,11 @@ def parse_file(path: Path, rules: Iterable[Rule]) -> SourceDoc:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path.name}: unreadable ({exc})", [(str(path), "unreadable")]) from exc
+    return parse_text(path, raw, rules)
+
+
+def parse_text(path: Path, raw: str, rules: Iterable[Rule]) -> SourceDoc:
+    """Parse and clean a corpus file's text (``path`` names it); CorpusError on a problem."""
     if "\x00" in raw:
         raise CorpusError(f"{path.name}: contains NUL bytes", [(str(path), "binary content")])
     m = _FRONT_MATTER.match(raw)
@@ -212,7 +222,8 @@ def parse_file(path: Path, rules: Iterable[Rule]) -> SourceDoc:
         raise CorpusError(f"{path.name}: {problems}", [(str(path), problems)])
     body = raw[m.end() :]
     doc = SourceDoc(path, str(meta["id"]), str(meta["title"]), meta["kind"], meta, body)
-    doc.paragraphs, doc.removed = clean_paragraphs(_split_body(body), doc.title, rules)
+    header = meta.get("origin") != "added"
+    doc.paragraphs, doc.removed = clean_paragraphs(_split_body(body), doc.title, rules, header)
     if not doc.paragraphs:
         raise CorpusError(f"{path.name}: empty after cleaning", [(str(path), "empty")])
     return doc
@@ -228,6 +239,9 @@ def _check_meta(meta: Any) -> str:
         return f"bad id {meta['id']!r} (lowercase letters, digits, - and _)"
     if meta["kind"] not in KINDS:
         return f"kind must be one of {', '.join(KINDS)}, not {meta['kind']!r}"
+    if meta.get("origin") == "added":  # a user's document: no pattern or sources asked of it
+        added_ok = meta["kind"] in ("article", "note")
+        return "" if added_ok else "an added document is an article or a note"
     if meta["kind"] in ("note", "answer"):
         topic = meta.get("pattern") or meta.get("topic")
         if topic not in PATTERNS and topic not in TOPICS:
@@ -249,10 +263,16 @@ def _check_meta(meta: Any) -> str:
     return ""
 
 
-def load_corpus(corpus_dir: Path) -> list[SourceDoc]:
-    """Load every article, note and answer; collect all problems and raise them together."""
+def load_corpus(corpus_dir: Path, extra: Iterable[Path] = ()) -> list[SourceDoc]:
+    """Load every article, note and answer of ``corpus_dir`` and of the ``extra`` folders
+    (the added documents'); collect all problems and raise them together."""
     rules = load_rules(corpus_dir / "cleaning.yaml")
-    files = [path for folder in FOLDERS for path in sorted((corpus_dir / folder).glob("*.md"))]
+    files = [
+        path
+        for root in (corpus_dir, *extra)
+        for folder in FOLDERS
+        for path in sorted((root / folder).glob("*.md"))
+    ]
     docs: list[SourceDoc] = []
     problems: list[tuple[str, str]] = []
     for path in files:
@@ -309,7 +329,7 @@ def _splitter(chunk_size: int) -> Any:
 def split_document(doc: SourceDoc, chunk_size: int = 600) -> list[Passage]:
     """Split a cleaned document into passages, never across note sections."""
     meta: dict[str, str] = {}
-    for key in ("author", "publication", "date", "pattern", "topic"):
+    for key in ("author", "publication", "date", "pattern", "topic", "origin", "file_name"):
         if doc.meta.get(key):
             meta[key] = str(doc.meta[key])
     if doc.meta.get("sources"):
@@ -331,7 +351,9 @@ def split_document(doc: SourceDoc, chunk_size: int = 600) -> list[Passage]:
         for chunk in _splitter(size).split_text("\n\n".join(paras)):
             text = chunk.strip()
             if text:
+                page = _PAGE.fullmatch(section) if doc.meta.get("pages") else None
+                extra = {**meta, "page": page.group(1)} if page else meta
                 passages.append(
-                    Passage(doc.id, doc.title, doc.kind, len(passages), text, section, meta)
+                    Passage(doc.id, doc.title, doc.kind, len(passages), text, section, extra)
                 )
     return passages

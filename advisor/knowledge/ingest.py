@@ -83,10 +83,11 @@ def _ingest(
     progress: Progress | None,
 ) -> IngestReport:
     started = time.perf_counter()
-    docs = load_corpus(settings.corpus_dir)  # raises CorpusError before anything is written
+    # Raises CorpusError before anything is written.
+    docs = load_corpus(settings.corpus_dir, [settings.documents_path])
     passages = [p for d in docs for p in split_document(d, settings.chunk_size)]
     wanted = {p.key: passage_hash(p) for p in passages}
-    docs_meta = documents_meta(docs, passages, settings.corpus_dir)
+    docs_meta = documents_meta(docs, passages, settings.corpus_dir, settings.documents_path)
     repaired, usable = "", False
     try:
         old_name, old = home.current()

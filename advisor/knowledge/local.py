@@ -71,7 +71,10 @@ class LocalGenerations:
         """The serving generation's name and manifest, or IndexNotReadyError."""
         pointer = self.root / POINTER
         if not pointer.exists():
-            raise IndexNotReadyError("no index has been built yet: run `advisor ingest`")
+            raise IndexNotReadyError(
+                f"no index has been built yet in {self.settings.data_dir.resolve()}: run "
+                "`advisor ingest`, or set ADVISOR_DATA_DIR to the folder that holds the index"
+            )
         try:
             name = pointer.read_text(encoding="utf-8").strip()
             manifest = json.loads((self.root / name / "manifest.json").read_text(encoding="utf-8"))

@@ -69,19 +69,30 @@ def passage_hash(p: Passage) -> str:
 
 
 def documents_meta(
-    docs: list[SourceDoc], passages: list[Passage], corpus_dir: Path
+    docs: list[SourceDoc], passages: list[Passage], corpus_dir: Path, added_dir: Path
 ) -> dict[str, Any]:
-    """What a manifest records of each document: title, kind, path, metadata, passage count."""
+    """What a manifest records of each document: title, kind, path, metadata, passage count.
+
+    The path is relative to ``corpus_dir``, or ``documents/…`` for an added document.
+    """
     return {
         d.id: {
             "title": d.title,
             "kind": d.kind,
-            "path": str(d.path.relative_to(corpus_dir)),
+            "path": _relative(d.path, corpus_dir, added_dir),
             **{k: v for k, v in d.meta.items() if k not in ("id", "title", "kind")},
             "passages": sum(1 for p in passages if p.doc_id == d.id),
         }
         for d in docs
     }
+
+
+def _relative(path: Path, corpus_dir: Path, added_dir: Path) -> str:
+    if path.is_relative_to(corpus_dir):
+        return str(path.relative_to(corpus_dir))
+    if path.is_relative_to(added_dir):
+        return str(Path("documents") / path.relative_to(added_dir))
+    return str(path)
 
 
 def diff(settings: Settings, old: dict[str, Any], wanted: dict[str, str]) -> Diff:

@@ -243,18 +243,8 @@ class PlanReviewer:
         for unit, sim in chosen:
             p = unit.passage
             if p.id not in cited:
-                cited[p.id] = Citation(
-                    n=len(cited) + 1,
-                    doc_id=p.doc_id,
-                    title=str(p.meta.get("title", "")),
-                    kind=p.meta.get("kind", "article"),
-                    quote=p.text,
-                    score=round(sim, 4),
-                    passage_id=p.id,
-                    section=str(p.meta.get("section", "")),
-                    author=p.meta.get("author"),
-                    publication=p.meta.get("publication"),
-                    date=p.meta.get("date"),
+                cited[p.id] = Citation.of_passage(
+                    len(cited) + 1, p.id, p.doc_id, p.text, p.meta, sim
                 )
             parts.append(f"{display(unit.text)} [{cited[p.id].n}]")
         return " ".join(parts)

@@ -92,6 +92,58 @@ def test_missing_index_tells_the_user_what_to_do(tmp_path: Path) -> None:
     out = run("ask", "Who owns CRM?", data=tmp_path / "nothing")
     assert out.returncode == 1
     assert "advisor ingest" in out.stderr and "Traceback" not in out.stderr
+    assert str(tmp_path / "nothing") in out.stderr and "ADVISOR_DATA_DIR" in out.stderr
+
+
+def test_add_and_remove_documents(tmp_path: Path, data: Path) -> None:
+    from tests import documents as files
+
+    own = tmp_path / "data"
+    shutil.copytree(data, own)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "lessons.pdf").write_bytes(files.lessons_pdf())
+    (folder / "board.docx").write_bytes(files.board_docx())
+    (folder / "ignored.xlsx").write_bytes(b"PK")  # not a supported type: a folder skips it
+    out = run("add", str(folder), "--tag", "review", "--json", data=own)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["added"] >= 3 and {f["doc_id"] for f in report["files"]} == {"lessons", "board"}
+
+    out = run("add", str(folder / "lessons.pdf"), data=own)
+    assert out.returncode == 0 and "already there as lessons" in out.stdout
+
+    out = run(
+        "ask", "--json", "Why did the Northwind field sales team stop logging visits?", data=own
+    )
+    cited = [c for c in json.loads(out.stdout)["citations"] if c["doc_id"] == "lessons"]
+    assert cited and cited[0]["page"] == 1
+    out = run("ask", "Why did the Northwind field sales team stop logging visits?", data=own)
+    assert "Lessons from our CRM rollout — Page 1 (Northwind PMO" in out.stdout
+
+    sources = {d["doc_id"]: d for d in json.loads(run("sources", "--json", data=own).stdout)}
+    assert sources["board"]["origin"] == "added" and sources["board"]["tags"] == ["review"]
+
+    out = run("remove", "lessons", "--json", data=own)
+    assert out.returncode == 0 and json.loads(out.stdout)["deleted"] >= 2
+    out = run("remove", "lessons", data=own)
+    assert out.returncode == 2 and "no added document 'lessons'" in out.stderr
+
+
+def test_add_refuses_bad_files_by_name(tmp_path: Path, data: Path) -> None:
+    from tests import documents as files
+
+    (tmp_path / "scan.pdf").write_bytes(files.scanned_pdf())
+    huge = files.sparse_file(tmp_path / "huge.pdf", 500 * 2**20)  # no disk used, never read
+    out = run("add", str(tmp_path / "scan.pdf"), "--json", data=data)
+    assert out.returncode == 2
+    assert json.loads(out.stdout)["error"]["code"] == "bad-document"
+    assert "scan.pdf" in out.stderr and "needs OCR" in out.stderr
+    out = run("add", str(huge), data=data)
+    assert out.returncode == 2 and "huge.pdf: 500 MB is over the 50 MB limit" in out.stderr
+    out = run("add", str(tmp_path / "missing.pdf"), data=data)
+    assert out.returncode == 2 and "missing.pdf" in out.stderr and "Traceback" not in out.stderr
+    assert not (data / "documents").exists()
 
 
 def test_chat_understands_follow_ups(data: Path) -> None:

@@ -37,3 +37,18 @@ def test_core_and_front_door_settings_do_not_overlap() -> None:
     from bot.settings import DoorSettings
 
     assert set(Settings.model_fields) & set(DoorSettings.model_fields) == set()
+
+
+def test_the_data_folder_does_not_depend_on_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import advisor.config as config
+
+    monkeypatch.delenv("ADVISOR_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert Settings().data_dir == PROJECT_ROOT / ".advisor"  # run from the checkout
+    monkeypatch.setattr(config, "PROJECT_ROOT", tmp_path / "site-packages")  # installed
+    from platformdirs import user_data_path
+
+    assert Settings().data_dir == user_data_path("crm-advisor", appauthor=False)
+    assert Settings().documents_path == Settings().data_dir / "documents"
