@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from advisor import Advisor, AdvisorError, Settings, get_settings
-from bot import problems
+from bot import documents, problems
 from bot.api import health, router
 from bot.middleware import ApiGate, RequestGuard, ResponseHeaders
 from bot.settings import DoorSettings, get_door_settings
@@ -128,6 +128,7 @@ def create_app(
     app.state.warmer = warmer
     problems.install(app)
     app.include_router(router)
+    documents.install(app, [k.get_secret_value() for k in doors.admin_keys])
     app.include_router(health)
     _mount_page(app)
     _mount_docs(app)
@@ -136,11 +137,13 @@ def create_app(
 
         mount_slack(app, build_slack_app(doors, advisor, shared))
 
-    _install_middleware(app, doors, shared)
+    _install_middleware(app, settings, doors, shared)
     return app
 
 
-def _install_middleware(app: FastAPI, doors: DoorSettings, shared: SharedState) -> None:
+def _install_middleware(
+    app: FastAPI, settings: Settings, doors: DoorSettings, shared: SharedState
+) -> None:
     """The gate (keys, rate), the request guard, CORS and the response headers."""
     # Added innermost first: the gate sees only requests the guard let through.
     app.add_middleware(
@@ -149,12 +152,20 @@ def _install_middleware(app: FastAPI, doors: DoorSettings, shared: SharedState) 
         per_minute=doors.rate_limit,
         burst=doors.rate_burst,
         shared=_shared_pacer(shared) if doors.rate_store == "database" else None,
+        admin_prefix=documents.PREFIX,
     )
-    app.add_middleware(RequestGuard, max_body_bytes=doors.max_body_bytes)
+    # An upload may carry a file of the largest size allowed, plus its multipart framing.
+    upload = int(settings.max_document_mb * 2**20) + 64 * 1024
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=doors.max_body_bytes,
+        upload_path=documents.PREFIX,
+        upload_bytes=upload,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=doors.cors_origins,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["Retry-After", "X-Request-ID", "X-Served-By", "Server-Timing"],
         max_age=600,

@@ -44,25 +44,32 @@ class BodyTooLarge(HTTPException):
 class RequestGuard:
     """Refuses oversized bodies (413) and non-JSON bodies on the API (415)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, upload_path: str = "", upload_bytes: int = 0
+    ) -> None:
         self.app = app
         self.limit = max_body_bytes
+        # Document uploads are multipart and as large as ADVISOR_MAX_DOCUMENT_MB allows.
+        self.upload_path, self.upload_limit = upload_path, upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        upload = bool(self.upload_path) and path == self.upload_path
+        limit = self.upload_limit if upload else self.limit
         length = _header(scope, b"content-length")
-        if length.isdigit() and int(length) > self.limit:
-            detail = str(BodyTooLarge(self.limit).detail)
+        if length.isdigit() and int(length) > limit:
+            detail = str(BodyTooLarge(limit).detail)
             await problem("body-too-large", detail, instance=path)(scope, receive, send)
             return
         ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
+        wanted = "multipart/form-data" if upload else "application/json"
         # Only a body has a media type; a bodiless wrong-method call is left to routing (405).
         has_body = length not in ("", "0") or bool(_header(scope, b"transfer-encoding"))
-        if path.startswith(API_PREFIX) and has_body and ctype != "application/json":
-            detail = f"send the body as application/json, not {ctype or 'no content type'}"
+        if path.startswith(API_PREFIX) and has_body and ctype != wanted:
+            detail = f"send the body as {wanted}, not {ctype or 'no content type'}"
             await problem("unsupported-media-type", detail, instance=path)(scope, receive, send)
             return
         seen = 0
@@ -72,8 +79,8 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited, send)
@@ -96,8 +103,10 @@ class ApiGate:
         burst: int,
         clock: Callable[[], float] = time.monotonic,
         shared: Callable[[str, float, float], float] | None = None,
+        admin_prefix: str = "",
     ) -> None:
         self.app = app
+        self.admin_prefix = admin_prefix  # behind the admin keys instead (bot.documents)
         # A shared pacer (the store) counts for every worker; otherwise this process counts.
         self.shared = shared
         # Only digests are kept, and compared in constant time.
@@ -108,7 +117,9 @@ class ApiGate:
         self.buckets: dict[str, _Bucket] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+        path = scope.get("path", "")
+        admin = bool(self.admin_prefix) and path.startswith(self.admin_prefix)
+        if scope["type"] != "http" or not path.startswith(API_PREFIX) or admin:
             await self.app(scope, receive, send)
             return
         who, refusal = self._identify(scope)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +22,7 @@ MEDIA_TYPE = "application/problem+json"
 PROBLEMS: dict[str, tuple[int, str]] = {
     "malformed-json": (422, "The request body is not valid JSON"),
     "validation-error": (422, "The request does not match the schema"),
-    "unsupported-media-type": (415, "The request body must be application/json"),
+    "unsupported-media-type": (415, "The request body has the wrong media type"),
     "body-too-large": (413, "The request body is too large"),
     "empty-question": (422, "The question is empty"),
     "question-too-long": (422, "The question is too long"),
@@ -35,6 +36,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "missing-api-key": (401, "An API key is required"),
     "invalid-api-key": (401, "The API key is not valid"),
     "rate-limited": (429, "Too many requests"),
+    "missing-admin-key": (401, "An admin key is required"),
+    "invalid-admin-key": (401, "The admin key is not valid"),
+    "admin-disabled": (403, "Document administration is not enabled"),
+    "bad-document": (422, "The file cannot be added"),
+    "document-not-found": (404, "No such added document or job"),
     "conversation-not-found": (404, "No such conversation"),
     "turn-not-found": (404, "No such turn in the conversation"),
     "not-found": (404, "Not found"),
@@ -142,7 +148,20 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if slug is None:
         slug = "validation-error" if exc.status_code < 500 else "internal-error"
     headers = dict(exc.headers) if exc.headers else None
+    allowed = _allowed(request) if exc.status_code == 405 else ""
+    if allowed:  # else Starlette's own, for a path the schema does not publish
+        headers = {**(headers or {}), "Allow": allowed}
     return problem(slug, str(exc.detail), instance=request.url.path, headers=headers, status=status)
+
+
+def _allowed(request: Request) -> str:
+    """Every method the published schema serves at this path: Starlette names only the first
+    route's (and FastAPI nests included routers, so the schema is the one flat list)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in operations if m.isalpha()}
+    return ", ".join(sorted(methods))
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -26,6 +26,11 @@ class DoorSettings(BaseSettings):
         default_factory=list,
         description="Comma-separated keys; when set, /v1/* needs `Authorization: Bearer <key>`.",
     )
+    admin_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated admin keys; they alone open /v1/documents (upload, list, "
+        "delete). Unset, those routes are closed.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed to call the API."
     )
@@ -73,7 +78,7 @@ class DoorSettings(BaseSettings):
         """Accept debug as well as DEBUG."""
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("api_keys", "cors_origins", "embed_origins", mode="before")
+    @field_validator("api_keys", "admin_keys", "cors_origins", "embed_origins", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """Accept 'a,b' or a JSON list from the environment."""
