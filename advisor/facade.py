@@ -197,7 +197,7 @@ class Advisor:
         texts: list[str] = []
         prepare = getattr(generator, "warm", None)
         if prepare is not None:
-            texts += prepare([p.text for p in searcher.snapshot.passages]) or []
+            texts += prepare(_curated(searcher.snapshot.passages)) or []
         texts += self.reviewer.warm()
         texts += searcher.entries.questions
         if not set(texts) <= saved:
@@ -381,3 +381,11 @@ class Advisor:
         return self.store.set_feedback(
             Feedback(conversation_id=cid, turn=turn, rating=rating, comment=comment)
         )
+
+
+def _curated(passages: list[Any]) -> list[str]:
+    """The texts whose sentences the warm-up embeds: notes, answer entries and the articles
+    they cite. Other documents (added ones, a corpus of thousands) have their sentences
+    embedded when first retrieved, so the warm-up does not grow with the corpus."""
+    cited = {s for p in passages for s in str(p.meta.get("sources", "")).split(",") if s}
+    return [p.text for p in passages if p.meta.get("kind") != "article" or p.doc_id in cited]

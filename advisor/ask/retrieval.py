@@ -8,13 +8,13 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from rank_bm25 import BM25Okapi
 
 from advisor.ask.entries import Entries
 from advisor.config import Settings
 from advisor.errors import RetrievalError
 from advisor.inputs import strip_injection
 from advisor.knowledge.embeddings import Embedder
+from advisor.knowledge.lexical import LexicalIndex
 from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
 from advisor.text import STOPWORDS, content_terms, names, tokens
 
@@ -81,10 +81,9 @@ class HybridSearcher:
             for p in snapshot.passages
         ]
         self.entries = Entries(snapshot.passages, embedder)
-        self._bm25 = BM25Okapi(corpus_terms)
-        self._vocabulary = {t for terms in corpus_terms for t in terms}
+        self._bm25 = LexicalIndex(corpus_terms)
+        self._vocabulary = self._bm25.vocabulary
         self._words = {w for p in snapshot.passages for w in tokens(p.text)}
-        self._max_idf = max(self._bm25.idf.values(), default=1.0)
 
     def embed(self, text: str) -> np.ndarray:
         """The normalised query vector."""
@@ -113,7 +112,7 @@ class HybridSearcher:
         terms = content_terms(query)
         if not terms:
             return []
-        scores = self._bm25.get_scores(terms)
+        scores = self._bm25.scores(terms)
         order = np.argsort(-scores)[:k]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
@@ -169,10 +168,7 @@ class HybridSearcher:
             best_similarity=best,
             reason=reason,
             timings={"embed": t1 - t0, "search": t2 - t1},
-            term_weights={
-                t: max(float(self._bm25.idf.get(t, self._max_idf)), 0.05)
-                for t in set(content_terms(cleaned))
-            },
+            term_weights={t: max(self._bm25.idf(t), 0.05) for t in set(content_terms(cleaned))},
         )
 
     def _cited(self, fused: dict[int, float], sims: np.ndarray) -> list[int]:
