@@ -342,7 +342,7 @@ class Listeners:
                 blocks=ui.review_blocks(review),
             )
         except InvalidInputError as exc:
-            client.chat_update(channel=channel, ts=placeholder["ts"], text=_plan_help(exc))
+            client.chat_update(channel=channel, ts=placeholder["ts"], text=ui.plan_help(exc))
         except Exception:
             log.exception("could not review a Slack message in %s", channel)
             self._say_sorry(client, channel, thread_ts, placeholder["ts"])
@@ -368,12 +368,8 @@ def _last_answer(events: Iterator[StreamEvent]) -> Answer:
 
 def _input_help(exc: InvalidInputError) -> str:
     if "plan" in exc.code:
-        return _plan_help(exc)
+        return ui.plan_help(exc)
     return f"I couldn't take that question: {exc}. Try `/crm help` for examples."
-
-
-def _plan_help(exc: InvalidInputError) -> str:
-    return f"I couldn't review that as a plan: {exc}."
 
 
 def mount_slack(app: FastAPI, bolt_app: App, path: str = "/slack/events") -> None:

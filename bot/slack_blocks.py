@@ -65,6 +65,11 @@ PANE_STATUS = "is reading the sources…"
 SHORTENED = "_Shortened to fit Slack._"  # the last section of a review cut to fit
 
 
+def plan_help(reason: object) -> str:
+    """The one line that says why a text was not reviewed as a plan (from the input check)."""
+    return f"I couldn't review that as a plan: {reason}."
+
+
 def asks_for_review(text: str) -> bool:
     """True when the message asks for a plan review ("review: …", "review my CRM plan")."""
     return bool(_REVIEW.match(text))

@@ -80,7 +80,7 @@ class Home:
         try:
             plan = clean_plan(views.submitted_plan(view))
         except InvalidInputError as exc:
-            ack(**views.plan_error(f"I couldn't review that as a plan: {exc}."))
+            ack(**views.plan_error(ui.plan_help(exc)))
             return
         ack()
         # A view is submitted once per id and hash; a resent submission is not reviewed again.
@@ -97,7 +97,7 @@ class Home:
                 blocks = views.with_file_button(blocks, review.conversation_id, review.turn)
             client.chat_update(channel=dm, ts=ts, text=ui.review_fallback(review), blocks=blocks)
         except InvalidInputError as exc:  # in the core's view, though it passed the check
-            client.chat_update(channel=dm, ts=ts, text=f"I couldn't review that as a plan: {exc}.")
+            client.chat_update(channel=dm, ts=ts, text=ui.plan_help(exc))
         except Exception:
             log.exception("could not review a plan from the modal")
             client.chat_update(channel=dm, ts=ts, text=ui.FAILED)
