@@ -27,6 +27,7 @@ from advisor.knowledge.manifest import (
     next_generation,
     passage_hash,
 )
+from advisor.knowledge.parsecache import ParseCache
 
 log = logging.getLogger("advisor.index")
 
@@ -84,7 +85,11 @@ def _ingest(
 ) -> IngestReport:
     started = time.perf_counter()
     # Raises CorpusError before anything is written.
-    docs = load_corpus(settings.corpus_dir, [settings.documents_path])
+    cache = ParseCache(
+        settings.data_dir / "cache" / "parsed", settings.corpus_dir / "cleaning.yaml"
+    )
+    docs = load_corpus(settings.corpus_dir, [settings.documents_path], cache.parse)
+    cache.prune()
     passages = [p for d in docs for p in split_document(d, settings.chunk_size)]
     wanted = {p.key: passage_hash(p) for p in passages}
     docs_meta = documents_meta(docs, passages, settings.corpus_dir, settings.documents_path)
