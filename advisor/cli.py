@@ -230,10 +230,14 @@ def train_review(folds: int | None) -> None:
             click.echo(f"  {pattern:24} precision {p:.2f}  recall {r:.2f}")
 
 
-def _files_under(paths: tuple[str, ...], max_bytes: int) -> list[tuple[str, bytes]]:
-    """``(file name, bytes)`` of every named file, and of each supported file in a folder.
+def _files_under(paths: tuple[str, ...], max_bytes: int) -> tuple[list[tuple[str, bytes]], int]:
+    """``(file name, bytes)`` of every named file and of each supported file in a named
+    folder, and how many files a folder held that are not supported.
 
-    A file over ``max_bytes`` is refused from its size alone, before it is read.
+    Symbolic links are refused when named and passed over in folders (a link can lead out of
+    the folder, to ``/etc/passwd`` say), as are hidden files and folders. A file over
+    ``max_bytes`` is refused from its size alone, before it is read. Raises
+    InvalidInputError (a missing or unreadable path) or DocumentError.
     """
     from pathlib import Path
 
@@ -241,28 +245,35 @@ def _files_under(paths: tuple[str, ...], max_bytes: int) -> list[tuple[str, byte
     from advisor.knowledge.convert import FORMATS
 
     found: list[Path] = []
+    skipped = 0
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found += sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in FORMATS and not p.name.startswith(".")
-            )  # fmt: skip
-        else:
+        if path.is_symlink():
+            raise DocumentError(f"{path}: a symbolic link; name the file it points to")
+        if not path.is_dir():
             found.append(path)
+            continue
+        for inner in sorted(path.rglob("*")):
+            hidden = any(part.startswith(".") for part in inner.relative_to(path).parts)
+            if hidden or inner.is_symlink() or not inner.is_file():
+                continue
+            if inner.suffix.lower() in FORMATS:
+                found.append(inner)
+            else:
+                skipped += 1
     files = []
     for path in found:
         try:
             size = path.stat().st_size
             if size > max_bytes:
                 raise DocumentError(
-                    f"{path.name}: {size / 2**20:.0f} MB is over the {max_bytes / 2**20:.0f} MB "
+                    f"{path.name}: {size / 2**20:.0f} MB is over the {max_bytes / 2**20:g} MB "
                     "limit (ADVISOR_MAX_DOCUMENT_MB)"
                 )
             files.append((path.name, path.read_bytes()))
         except OSError as exc:
-            _fail(InvalidInputError(f"{path}: cannot read it ({exc.strerror or exc})"))
-    return files
+            raise InvalidInputError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    return files, skipped
 
 
 @main.command()
@@ -284,7 +295,7 @@ def add(paths: tuple[str, ...], kind: str, tags: tuple[str, ...], title: str | N
 
     try:
         library = DocumentLibrary(get_settings())
-        files = _files_under(paths, library.max_bytes)
+        files, skipped = _files_under(paths, library.max_bytes)
         if not files:
             raise InvalidInputError(f"no supported files under {', '.join(paths)}")
         outcome = library.add(files, kind, list(tags), title)
@@ -292,8 +303,10 @@ def add(paths: tuple[str, ...], kind: str, tags: tuple[str, ...], title: str | N
         _fail(exc, as_json)
         return
     if as_json:
-        click.echo(json.dumps(outcome_json(outcome)))
+        click.echo(json.dumps({**outcome_json(outcome), "skipped_unsupported": skipped}))
         return
+    if skipped:
+        click.echo(f"({skipped} file(s) of unsupported types passed over)")
     for f in outcome.files:
         pages = f" ({f.pages} pages)" if f.pages else ""
         what = "added as" if f.status == "added" else "already there as"

@@ -1,7 +1,8 @@
 """Input checks, in one place: every front door hands user text to these before use.
 
-Questions, plans, conversation ids, feedback and the instruction-like phrases cut from a
-question are checked here, so the CLI, HTTP and Slack refuse the same input the same way.
+Questions, plans, conversation ids, feedback, document titles and tags, and the
+instruction-like phrases cut from a question are checked here, so the CLI, HTTP and Slack
+refuse the same input the same way.
 Each check returns the cleaned value or raises an ``InvalidInputError`` subclass.
 """
 
@@ -167,3 +168,27 @@ def strip_injection(question: str) -> tuple[str, bool]:
     cleaned = _INJECTION.sub(" ", question)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     return cleaned, cleaned != re.sub(r"\s+", " ", question).strip()
+
+
+MAX_TITLE_CHARS = 300
+MAX_TAGS, MAX_TAG_CHARS = 20, 50
+
+
+def clean_label(value: object, what: str, limit: int) -> str:
+    """A one-line label (a document's title, a tag): printable, not blank, at most ``limit``
+    characters, no line breaks; else InvalidInputError naming ``what``."""
+    text = printable(value, what).strip()
+    if not text:
+        raise InvalidInputError(f"the {what} is blank")
+    if "\n" in text or "\t" in text:
+        raise InvalidInputError(f"the {what} must be one line")
+    if len(text) > limit:
+        raise InvalidInputError(f"the {what} is {len(text)} characters; the limit is {limit}")
+    return text
+
+
+def clean_tags(tags: list[Any]) -> list[str]:
+    """Up to ``MAX_TAGS`` tags, each a clean label; duplicates dropped, order kept."""
+    if len(tags) > MAX_TAGS:
+        raise InvalidInputError(f"{len(tags)} tags; the limit is {MAX_TAGS}")
+    return list(dict.fromkeys(clean_label(t, "tag", MAX_TAG_CHARS) for t in tags))

@@ -118,3 +118,41 @@ def sparse_file(path: Path, size: int) -> Path:
     with path.open("wb") as f:
         f.truncate(size)
     return path
+
+
+def with_info(data: bytes, info: dict[str, str]) -> bytes:
+    """The PDF with these document-info fields set (a malformed date, say)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.add_metadata(info)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def owner_locked_pdf() -> bytes:
+    """The lessons PDF with an owner password only: it opens without one."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(lessons_pdf())))
+    writer.encrypt(user_password="", owner_password="owner-secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pricing_docx() -> bytes:
+    """Two headings with a table under the first: the table belongs to "Pricing"."""
+    import docx
+
+    doc = docx.Document()
+    doc.add_heading("Pricing", 1)
+    table = doc.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text = "Helix seat price"
+    table.rows[0].cells[1].text = "EUR 61 per user per month"
+    doc.add_heading("Risks", 1)
+    doc.add_paragraph("The main risk is that the field team keeps its own spreadsheets.")
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()

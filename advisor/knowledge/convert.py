@@ -20,6 +20,9 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
+
+import yaml
 
 from advisor.errors import DocumentError
 
@@ -38,6 +41,7 @@ MAX_UNZIPPED = 200 * 1024 * 1024
 MAX_RATIO = 100
 MIN_WORDS = 5  # less text than this, and there is nothing to cite
 _WORD = re.compile(r"\w+")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 _HEADING_STYLE = re.compile(r"^(?:Heading|Title)\s*(\d?)$", re.I)
 
 
@@ -74,8 +78,7 @@ def convert(name: str, data: bytes, max_bytes: int) -> Converted:
         raise DocumentError(f"{name}: the file is empty")
     if len(data) > max_bytes:
         raise DocumentError(
-            f"{name}: {len(data) / 2**20:.0f} MB is over the {max_bytes / 2**20:.0f} MB limit "
-            "(ADVISOR_MAX_DOCUMENT_MB)"
+            f"{name}: {_mb(len(data))} is over the {_mb(max_bytes)} limit (ADVISOR_MAX_DOCUMENT_MB)"
         )
     kind = FORMATS[PurePath(name).suffix.lower()]
     reader = {"pdf": _pdf, "docx": _docx, "html": _html}.get(kind, _plain)
@@ -84,6 +87,12 @@ def convert(name: str, data: bytes, max_bytes: int) -> Converted:
     if words < MIN_WORDS:
         raise DocumentError(f"{name}: no text to index ({words} words)")
     return converted
+
+
+def _mb(size: float) -> str:
+    """A size in MB, to two significant figures below 10 MB."""
+    mb = size / 2**20
+    return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.2g} MB"
 
 
 def _stem_title(name: str) -> str:
@@ -96,10 +105,10 @@ def _pdf(name: str, data: bytes) -> Converted:
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
+        # A PDF locked with an owner password only opens with the empty user password.
+        if reader.is_encrypted and not _opens(reader):
             raise DocumentError(f"{name}: the PDF is encrypted; save an unprotected copy first")
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
-        info = reader.metadata
     except DocumentError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -109,11 +118,33 @@ def _pdf(name: str, data: bytes) -> Converted:
             f"{name}: the PDF has no text layer (a scan?); it needs OCR, which is not included"
         )
     body = "\n\n".join(f"## Page {n}\n\n{_reflow(text)}" for n, text in enumerate(pages, 1) if text)
-    title = (info.title if info and info.title else "") or _stem_title(name)
-    author = str(info.author) if info and info.author else None  # pypdf's str subclass
-    created = info.creation_date if info else None
-    date = created.date().isoformat() if created else None
-    return Converted(str(title).strip(), body, "pdf", author, date, len(pages))
+    title, author, date = _pdf_info(reader)
+    return Converted(title or _stem_title(name), body, "pdf", author, date, len(pages))
+
+
+def _opens(reader: Any) -> bool:
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # AES without `cryptography`, or a damaged encryption dictionary
+        return False
+
+
+def _pdf_info(reader: Any) -> tuple[str, str | None, str | None]:
+    """Title, author and creation date from the document info; a malformed field (a date
+    that is no date, say) is left out rather than refusing the file."""
+    fields: list[Any] = []
+    for read in (
+        lambda i: i.title,
+        lambda i: i.author,
+        lambda i: i.creation_date.date().isoformat() if i.creation_date else None,
+    ):
+        try:
+            info = reader.metadata
+            value = read(info) if info else None
+        except Exception:  # pypdf raises its own errors, ValueError and more, on bad fields
+            value = None
+        fields.append(" ".join(str(value).split()) if value else None)  # str, not pypdf's type
+    return fields[0] or "", fields[1], fields[2]
 
 
 def _reflow(text: str) -> str:
@@ -154,26 +185,28 @@ def check_zip(name: str, data: bytes) -> None:
 def _docx(name: str, data: bytes) -> Converted:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
 
     check_zip(name, data)
     try:
         document = docx.Document(io.BytesIO(data))
         props = document.core_properties
         lines, title = [], props.title or ""
-        for para in document.paragraphs:
-            text = para.text.strip()
+        for block in document.iter_inner_content():  # paragraphs and tables, in order
+            if isinstance(block, Table):
+                for row in block.rows:
+                    lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+                continue
+            text = block.text.strip()
+            style = _HEADING_STYLE.match(block.style.name if block.style is not None else "")
             if not text:
                 continue
-            style = _HEADING_STYLE.match(para.style.name if para.style is not None else "")
             if style and style.group(0).lower().startswith("title"):
                 title = title or text
             elif style:
                 lines.append(f"{'#' * (1 + int(style.group(1) or 1))} {text}")
             else:
                 lines.append(text)
-        for table in document.tables:
-            for row in table.rows:
-                lines.append(" | ".join(cell.text.strip() for cell in row.cells))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise DocumentError(f"{name}: not a readable Word file ({exc})") from exc
     except Exception as exc:  # lxml raises its own XMLSyntaxError on broken XML
@@ -210,7 +243,20 @@ def _plain(name: str, data: bytes) -> Converted:
         raise DocumentError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if "\x00" in text:
         raise DocumentError(f"{name}: binary content in a text file")
-    heading = re.match(r"\s*#\s+(.+)", text)
-    title = heading.group(1).strip() if heading else _stem_title(name)
+    text = text.replace("\r\n", "\n")
     kind = "markdown" if PurePath(name).suffix.lower() in (".md", ".markdown") else "text"
-    return Converted(title, text.replace("\r\n", "\n").strip(), kind)
+    meta: dict[str, Any] = {}
+    front = _FRONT_MATTER.match(text) if kind == "markdown" else None
+    if front:  # a Markdown file's own front matter: its title, author and date, not text
+        try:
+            loaded = yaml.safe_load(front.group(1))
+        except yaml.YAMLError as exc:
+            raise DocumentError(f"{name}: broken front matter ({exc})") from exc
+        meta = loaded if isinstance(loaded, dict) else {}
+        text = text[front.end() :]
+    heading = re.match(r"\s*#\s+(.+)", text)
+    title = str(meta.get("title") or "").strip() or (
+        heading.group(1).strip() if heading else _stem_title(name)
+    )
+    author, date = (str(meta[k]) if meta.get(k) else None for k in ("author", "date"))
+    return Converted(title, text.strip(), kind, author, date)

@@ -13,13 +13,14 @@ half-indexed. A file whose bytes are already in the library (same SHA-256) adds 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import re
-import threading
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
@@ -28,7 +29,14 @@ from typing import Any
 import yaml
 
 from advisor.config import Settings
-from advisor.errors import CorpusError, DocumentError, DocumentNotFoundError
+from advisor.errors import (
+    ConfigError,
+    CorpusError,
+    DocumentError,
+    DocumentNotFoundError,
+    InvalidInputError,
+)
+from advisor.inputs import MAX_TITLE_CHARS, clean_label, clean_tags
 from advisor.knowledge.convert import Converted, convert
 from advisor.knowledge.corpus import load_rules, parse_text
 from advisor.knowledge.embeddings import Embedder
@@ -37,7 +45,6 @@ from advisor.knowledge.manifest import IngestReport
 USER_KINDS = ("article", "note")
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _ID_LINE = re.compile(r"^id:\s*['\"]?([a-z0-9][a-z0-9_-]*)", re.M)
-_INGEST_LOCK = threading.Lock()  # one ingest at a time per process: uploads queue behind it
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def slug(text: str) -> str:
 
 
 class DocumentLibrary:
-    """The added documents' folder: add, remove and list; thread-safe for one process."""
+    """The added documents' folder: add, remove and list; changes and ingests take turns."""
 
     def __init__(
         self, settings: Settings, embedder_factory: Callable[[], Embedder] | None = None
@@ -93,8 +100,13 @@ class DocumentLibrary:
         """The front matter of every added document, sorted by id."""
         return [{**_front(p), "path": str(p)} for _, p in sorted(self.files().items())]
 
-    def _hashes(self) -> dict[str, str]:
-        return {str(m.get("sha256")): str(m["id"]) for m in self.documents() if m.get("sha256")}
+    def _hashes(self) -> dict[str, tuple[str, str]]:
+        """Each added document's SHA-256: its id and title."""
+        return {
+            str(m["sha256"]): (str(m["id"]), str(m.get("title", "")))
+            for m in self.documents()
+            if m.get("sha256")
+        }
 
     def _taken_ids(self) -> set[str]:
         taken = set(self.files())
@@ -106,6 +118,25 @@ class DocumentLibrary:
         return taken
 
     # -- changing --------------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the folder's lock: one change or ingest at a time, across threads and
+        processes (``flock`` on ``.lock``), so an ingest never reads a half-made change.
+        An unwritable folder is a ConfigError naming ADVISOR_DOCUMENTS_DIR."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = (self.root / ".lock").open("a")
+        except OSError as exc:
+            raise _unwritable(self.root, exc) from exc
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            except OSError as exc:
+                raise _unwritable(self.root, exc) from exc
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def add(
         self,
         files: list[tuple[str, bytes]],
@@ -116,13 +147,19 @@ class DocumentLibrary:
     ) -> AddOutcome:
         """Add ``(file name, bytes)`` pairs, then ingest (unless ``ingest`` is False).
 
-        Raises DocumentError naming every bad file, before anything is written; the
-        ingest's own errors (CorpusError, IndexingError, …) after taking the new files out.
+        Raises DocumentError naming every bad file (or a bad kind, title or tag) before
+        anything is written; the ingest's own errors (CorpusError, IndexingError, …) after
+        taking the new files out; ConfigError when the folder cannot be written.
         """
         if kind not in USER_KINDS:
             raise DocumentError(f"kind must be one of {', '.join(USER_KINDS)}, not {kind!r}")
         if title is not None and len(files) != 1:
             raise DocumentError("a title override names one file; add the others separately")
+        try:
+            title = None if title is None else clean_label(title, "title", MAX_TITLE_CHARS)
+            tags = clean_tags(tags or [])
+        except InvalidInputError as exc:
+            raise DocumentError(str(exc)) from exc
         converted, problems = [], []
         for name, data in files:
             try:
@@ -131,31 +168,43 @@ class DocumentLibrary:
                 problems.append(str(exc))
         if problems:  # every bad file named at once, and nothing written
             raise DocumentError("; ".join(problems))
-        outcome, written = AddOutcome(), []
-        hashes, taken = self._hashes(), self._taken_ids()
+        with self._locked():
+            outcome, planned = self._plan(converted, kind, tags, title)
+            for path, text in planned:
+                _write(path, text)
+            if ingest:
+                try:
+                    outcome.report = self._ingest()
+                except BaseException:
+                    for path, _ in planned:
+                        path.unlink(missing_ok=True)
+                    raise
+        return outcome
+
+    def _plan(
+        self, converted: list[tuple[str, bytes, Converted]], kind: str, tags: list[str],
+        title: str | None,
+    ) -> tuple[AddOutcome, list[tuple[Path, str]]]:  # fmt: skip
+        """Each new file's id, path and text, checked as the ingest will parse it; the
+        duplicates (same SHA-256 as a document already there) named. Writes nothing."""
+        outcome, planned = AddOutcome(), []
+        known, taken = self._hashes(), self._taken_ids()
         for name, data, doc in converted:
             digest = hashlib.sha256(data).hexdigest()
-            if digest in hashes:
-                outcome.files.append(AddedFile(name, hashes[digest], doc.title, "duplicate"))
+            if digest in known:
+                doc_id, shown = known[digest]
+                outcome.files.append(AddedFile(name, doc_id, shown, "duplicate"))
                 continue
-            doc_id = _unique(slug(title or PurePath(name).stem), taken)
+            base = slug(title or PurePath(name).stem)
+            doc_id = _unique(base if base != "document" else f"document-{digest[:8]}", taken)
             taken.add(doc_id)
-            hashes[digest] = doc_id
+            known[digest] = (doc_id, title or doc.title)
             path = self.root / f"{kind}s" / f"{doc_id}.md"
-            text = _markdown(doc_id, kind, name, digest, doc, tags or [], title)
+            text = _markdown(doc_id, kind, name, digest, doc, tags, title)
             _check(name, path, text, self.settings.corpus_dir)
-            _write(path, text)
-            written.append(path)
-            shown = title or doc.title
-            outcome.files.append(AddedFile(name, doc_id, shown, "added", doc.pages))
-        if ingest:
-            try:
-                outcome.report = self._ingest()
-            except BaseException:
-                for path in written:
-                    path.unlink(missing_ok=True)
-                raise
-        return outcome
+            planned.append((path, text))
+            outcome.files.append(AddedFile(name, doc_id, title or doc.title, "added", doc.pages))
+        return outcome, planned
 
     def remove(self, doc_id: str, ingest: bool = True) -> IngestReport | None:
         """Take an added document out, then ingest; DocumentNotFoundError if there is none.
@@ -164,25 +213,26 @@ class DocumentLibrary:
         ingest fails, the file is put back. With ``ingest`` False the caller runs the job
         (``run_job`` with ``restore``).
         """
-        path = self.files().get(doc_id)
-        if path is None:
-            raise DocumentNotFoundError(f"no added document {doc_id!r}")
-        kept = path.read_text(encoding="utf-8")
-        path.unlink()
-        self.last_removed = (path, kept)
-        if not ingest:
-            return None
-        try:
-            return self._ingest()
-        except BaseException:
-            _write(path, kept)
-            raise
+        with self._locked():
+            path = self.files().get(doc_id)
+            if path is None:
+                raise DocumentNotFoundError(f"no added document {doc_id!r}")
+            kept = path.read_text(encoding="utf-8")
+            path.unlink()
+            self.last_removed = (path, kept)
+            if not ingest:
+                return None
+            try:
+                return self._ingest()
+            except BaseException:
+                _write(path, kept)
+                raise
 
     def _ingest(self) -> IngestReport:
+        """Ingest the corpus and the added documents; the caller holds the lock."""
         from advisor.knowledge.ingest import ingest
 
-        with _INGEST_LOCK:
-            return ingest(self.settings, self._embedder_factory)
+        return ingest(self.settings, self._embedder_factory)
 
     # -- background jobs (the HTTP upload answers at once; the ingest runs after) --------
     def start_job(self, action: str, files: list[AddedFile]) -> dict[str, Any]:
@@ -205,18 +255,22 @@ class DocumentLibrary:
         """Ingest for a queued job; on failure take its ``written`` document ids out again
         (an upload), or put back the ``restore`` file (a removal), and record the error.
         Never raises: the job's status says what happened."""
-        self._save_job({**job, "status": "indexing"})
         try:
-            report = self._ingest()
-            done = {**job, "status": "indexed", "counts": report.counts()}
-        except Exception as exc:  # recorded for the status URL, not lost in a log
-            for doc_id in written:
-                path = self.files().get(doc_id)
-                if path is not None:
-                    path.unlink(missing_ok=True)
-            if restore is not None:
-                _write(*restore)
-            done = {**job, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            with self._locked():  # queued until the jobs before it are done
+                self._save_job({**job, "status": "indexing"})
+                try:
+                    report = self._ingest()
+                    done = {**job, "status": "indexed", "counts": report.counts()}
+                except Exception as exc:  # recorded for the status URL, not lost in a log
+                    for doc_id in written:
+                        path = self.files().get(doc_id)
+                        if path is not None:
+                            path.unlink(missing_ok=True)
+                    if restore is not None:
+                        _write(*restore)
+                    done = {**job, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        except ConfigError as exc:
+            done = {**job, "status": "failed", "error": str(exc)}
         done["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         self._save_job(done)
 
@@ -233,6 +287,13 @@ class DocumentLibrary:
 
     def _save_job(self, job: dict[str, Any]) -> None:
         _write(self.root / ".jobs" / f"{job['id']}.json", json.dumps(job, indent=1))
+
+
+def _unwritable(root: Path, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot write the added documents in {root} ({exc.strerror or exc}): "
+        "check ADVISOR_DOCUMENTS_DIR"
+    )
 
 
 def _check(name: str, path: Path, text: str, corpus_dir: Path) -> None:

@@ -105,10 +105,15 @@ def test_add_and_remove_documents(tmp_path: Path, data: Path) -> None:
     (folder / "lessons.pdf").write_bytes(files.lessons_pdf())
     (folder / "board.docx").write_bytes(files.board_docx())
     (folder / "ignored.xlsx").write_bytes(b"PK")  # not a supported type: a folder skips it
+    (folder / ".drafts").mkdir()  # hidden folders and links out of the folder are passed over
+    (folder / ".drafts" / "draft.md").write_text("# Draft\n\nNot ready to be indexed yet.")
+    (folder / "link.txt").symlink_to(folder.parent / "outside.txt")
+    (folder.parent / "outside.txt").write_text("Text outside the folder, never to be indexed.")
     out = run("add", str(folder), "--tag", "review", "--json", data=own)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["added"] >= 3 and {f["doc_id"] for f in report["files"]} == {"lessons", "board"}
+    assert report["skipped_unsupported"] == 1
 
     out = run("add", str(folder / "lessons.pdf"), data=own)
     assert out.returncode == 0 and "already there as lessons" in out.stdout
@@ -141,8 +146,12 @@ def test_add_refuses_bad_files_by_name(tmp_path: Path, data: Path) -> None:
     assert "scan.pdf" in out.stderr and "needs OCR" in out.stderr
     out = run("add", str(huge), data=data)
     assert out.returncode == 2 and "huge.pdf: 500 MB is over the 50 MB limit" in out.stderr
-    out = run("add", str(tmp_path / "missing.pdf"), data=data)
+    out = run("add", str(tmp_path / "missing.pdf"), "--json", data=data)
     assert out.returncode == 2 and "missing.pdf" in out.stderr and "Traceback" not in out.stderr
+    assert json.loads(out.stdout)["error"]["code"] == "invalid-input"
+    (tmp_path / "x.txt").symlink_to("/etc/hostname")
+    out = run("add", str(tmp_path / "x.txt"), data=data)
+    assert out.returncode == 2 and "symbolic link" in out.stderr
     assert not (data / "documents").exists()
 
 

@@ -79,3 +79,29 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read() -> None:
 def test_names_with_separators_or_control_characters_are_refused(name: str) -> None:
     with pytest.raises(DocumentError, match="file name"):
         check_name(name)
+
+
+def test_a_malformed_pdf_date_is_left_out_not_a_crash() -> None:
+    data = files.with_info(files.lessons_pdf(), {"/CreationDate": "D:garbage-date"})
+    doc = convert("baddate.pdf", data, 50 * MB)
+    assert doc.date is None and doc.pages == 2
+
+
+def test_a_pdf_locked_with_an_owner_password_only_is_read() -> None:
+    doc = convert("owner.pdf", files.owner_locked_pdf(), 50 * MB)
+    assert "eleven taps" in doc.body
+
+
+def test_word_tables_stay_under_their_heading() -> None:
+    body = convert("pricing.docx", files.pricing_docx(), 50 * MB).body
+    assert body.index("## Pricing") < body.index("EUR 61") < body.index("## Risks")
+
+
+def test_markdown_front_matter_gives_the_title_and_is_not_text() -> None:
+    text = (
+        b"---\ntitle: Nordwind rollout playbook\nauthor: PMO\n---\n\n"
+        b"Pilot in Leeds first, then the two northern branches.\n"
+    )
+    doc = convert("rollout-playbook.md", text, MB)
+    assert (doc.title, doc.author) == ("Nordwind rollout playbook", "PMO")
+    assert "title:" not in doc.body and doc.body.startswith("Pilot in Leeds")

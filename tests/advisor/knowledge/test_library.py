@@ -143,3 +143,49 @@ def test_kind_and_title_are_checked(library: DocumentLibrary) -> None:
     with pytest.raises(DocumentError, match="one file"):
         pair = [("a.txt", b"Five words are in here."), ("b.txt", b"And five more words here.")]
         library.add(pair, title="One title")
+
+
+@pytest.mark.parametrize(
+    ("title", "tags", "reason"),
+    [
+        ("nul\x00title", [], "NUL"),
+        ("a\nb", [], "one line"),
+        ("   ", [], "blank"),
+        ("x" * 301, [], "limit is 300"),
+        (None, ["ok", "bell\x07"], "control character"),
+    ],
+)
+def test_titles_and_tags_are_checked_before_anything_is_written(
+    library: DocumentLibrary, title: str | None, tags: list[str], reason: str
+) -> None:
+    with pytest.raises(DocumentError, match=reason):
+        library.add([("a.txt", b"Some words about the CRM rollout here.")], tags=tags, title=title)
+    assert library.files() == {}
+
+
+def test_an_unwritable_folder_is_a_clear_config_error(settings: Settings, tmp_path: Path) -> None:
+    from advisor.errors import ConfigError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    library = DocumentLibrary(settings.model_copy(update={"documents_dir": blocker / "docs"}))
+    with pytest.raises(ConfigError, match="ADVISOR_DOCUMENTS_DIR"):
+        library.add([("a.txt", b"Some words about the CRM rollout here.")])
+
+
+def test_changes_at_the_same_time_take_turns(library: DocumentLibrary, settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"Notes number {n} on how the regional CRM pilot went.".encode() for n in range(3)]
+    with ThreadPoolExecutor(3) as pool:  # the same name, different content, all at once
+        list(pool.map(lambda t: library.add([("same.txt", t)], ingest=False), texts))
+    assert set(library.files()) == {"same", "same-2", "same-3"}
+    bodies = {
+        p.read_text(encoding="utf-8").split("---\n")[-1].strip() for p in library.files().values()
+    }
+    assert bodies == {t.decode() for t in texts}  # each file whole, none mixed
+    library.add([("other.txt", b"One more note on the CRM pilot in Leeds.")])
+    with ThreadPoolExecutor(3) as pool:  # and removed all at once
+        list(pool.map(library.remove, ["same", "same-2", "same-3"]))
+    assert set(library.files()) == {"other"}
+    assert set(_passages(settings)) & {"same", "same-2", "same-3"} == set()
