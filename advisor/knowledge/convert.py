@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from advisor.errors import DocumentError
+from advisor.knowledge.corpus import FRONT_MATTER
 
 FORMATS = {
     ".pdf": "pdf",
@@ -41,7 +42,6 @@ MAX_UNZIPPED = 200 * 1024 * 1024
 MAX_RATIO = 100
 MIN_WORDS = 5  # less text than this, and there is nothing to cite
 _WORD = re.compile(r"\w+")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 _HEADING_STYLE = re.compile(r"^(?:Heading|Title)\s*(\d?)$", re.I)
 
 
@@ -246,7 +246,7 @@ def _plain(name: str, data: bytes) -> Converted:
     text = text.replace("\r\n", "\n")
     kind = "markdown" if PurePath(name).suffix.lower() in (".md", ".markdown") else "text"
     meta: dict[str, Any] = {}
-    front = _FRONT_MATTER.match(text) if kind == "markdown" else None
+    front = FRONT_MATTER.match(text) if kind == "markdown" else None
     if front:  # a Markdown file's own front matter: its title, author and date, not text
         try:
             loaded = yaml.safe_load(front.group(1))

@@ -30,7 +30,9 @@ TOPICS = (
     "training", "change_management", "adoption", "sponsorship", "requirements",
     "failure_rates", "crm_basics",
 )  # fmt: skip
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
+FRONT_MATTER = re.compile(
+    r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S
+)  # also read by convert, library
 _SYMBOL_ONLY = re.compile(r"^[\W_]*$")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
@@ -211,7 +213,7 @@ def parse_text(path: Path, raw: str, rules: Iterable[Rule]) -> SourceDoc:
     """Parse and clean a corpus file's text (``path`` names it); CorpusError on a problem."""
     if "\x00" in raw:
         raise CorpusError(f"{path.name}: contains NUL bytes", [(str(path), "binary content")])
-    m = _FRONT_MATTER.match(raw)
+    m = FRONT_MATTER.match(raw)
     if not m:
         raise CorpusError(f"{path.name}: no front matter", [(str(path), "no front matter")])
     try:

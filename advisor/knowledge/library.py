@@ -38,12 +38,11 @@ from advisor.errors import (
 )
 from advisor.inputs import MAX_TITLE_CHARS, clean_label, clean_tags
 from advisor.knowledge.convert import Converted, convert
-from advisor.knowledge.corpus import load_rules, parse_text
+from advisor.knowledge.corpus import FRONT_MATTER, load_rules, parse_text
 from advisor.knowledge.embeddings import Embedder
 from advisor.knowledge.manifest import IngestReport
 
 USER_KINDS = ("article", "note")
-_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _ID_LINE = re.compile(r"^id:\s*['\"]?([a-z0-9][a-z0-9_-]*)", re.M)
 
 
@@ -346,7 +345,7 @@ def _write(path: Path, text: str) -> None:
 
 def _front(path: Path) -> dict[str, Any]:
     try:
-        match = _FRONT.match(path.read_text(encoding="utf-8"))
+        match = FRONT_MATTER.match(path.read_text(encoding="utf-8"))
         meta = yaml.safe_load(match.group(1)) if match else {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
