@@ -14,7 +14,7 @@ from advisor.config import Settings
 from advisor.errors import RetrievalError
 from advisor.inputs import strip_injection
 from advisor.knowledge.embeddings import Embedder
-from advisor.knowledge.lexical import LexicalIndex
+from advisor.knowledge.lexical import LexicalIndex, saved_path
 from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
 from advisor.text import STOPWORDS, content_terms, names, tokens
 
@@ -65,6 +65,28 @@ class Retrieval:
     term_weights: dict[str, float] = field(default_factory=dict)  # IDF of query terms
 
 
+def _lexical(snapshot: IndexSnapshot, settings: Settings) -> tuple[LexicalIndex, set[str]]:
+    """The snapshot's BM25 index and its passages' words: read from the data folder when
+    an earlier process saved them for this generation, else built (seconds at 100,000
+    passages) and saved."""
+    ids = [p.id for p in snapshot.passages]
+    path = saved_path(settings.data_dir, ids, snapshot.manifest.get("passages", {}))
+    loaded = LexicalIndex.load(path)
+    if loaded is not None and loaded[0].size == len(snapshot.passages):
+        return loaded
+    corpus_terms = [
+        content_terms(
+            f"{p.meta.get('title', '')} {p.meta.get('section', '')} {p.text} "
+            f"{p.meta.get('questions', '')}"
+        )
+        for p in snapshot.passages
+    ]
+    index = LexicalIndex(corpus_terms)
+    words = {w for p in snapshot.passages for w in tokens(p.text)}
+    index.save(path, words)
+    return index, words
+
+
 class HybridSearcher:
     """Dense + BM25 search over one index snapshot; BM25 is built once, here."""
 
@@ -73,17 +95,9 @@ class HybridSearcher:
         self.embedder = embedder
         self.settings = settings
         self.lexical_weight = settings.lexical_weight
-        corpus_terms = [
-            content_terms(
-                f"{p.meta.get('title', '')} {p.meta.get('section', '')} {p.text} "
-                f"{p.meta.get('questions', '')}"
-            )
-            for p in snapshot.passages
-        ]
         self.entries = Entries(snapshot.passages, embedder)
-        self._bm25 = LexicalIndex(corpus_terms)
+        self._bm25, self._words = _lexical(snapshot, settings)
         self._vocabulary = self._bm25.vocabulary
-        self._words = {w for p in snapshot.passages for w in tokens(p.text)}
 
     def embed(self, text: str) -> np.ndarray:
         """The normalised query vector."""
@@ -189,13 +203,14 @@ class HybridSearcher:
         cited = {
             d for i in advice[:SOURCE_ADVICE] for d in str(passages[i].meta["sources"]).split(",")
         }
+        kinds, by_doc = self.snapshot.kinds, self.snapshot.by_doc
         found = [
             i
-            for i, p in enumerate(passages)
-            if p.doc_id in cited
-            and p.meta.get("kind") == "article"
-            and sims[i] >= self.settings.min_sentence_relevance
+            for d in sorted(cited)
+            for i in by_doc.get(d, [])
+            if kinds[i] == "article" and sims[i] >= self.settings.min_sentence_relevance
         ]
+        found.sort()  # passage order first, so equal similarities rank as before
         return sorted(found, key=lambda i: -float(sims[i]))[: self.settings.k_dense]
 
     def _evidence_hits(self, hits: list[Hit], chosen: list[int], sims: np.ndarray) -> list[Hit]:
@@ -241,7 +256,7 @@ class HybridSearcher:
         out the passages that back them.
         """
         floor = self.settings.min_sentence_relevance
-        raw = [str(p.meta.get("kind", "")) for p in self.snapshot.passages]
+        raw = self.snapshot.kinds
         spare = sorted(
             (i for i in fused if i not in chosen and raw[i] != "answer" and sims[i] >= floor),
             key=lambda i: -fused[i],
@@ -255,16 +270,19 @@ class HybridSearcher:
                 chosen[chosen.index(i)] = spare.pop(0)
             else:
                 chosen.remove(i)
+
         # Answer entries are advice in our own words, like the notes.
-        kind = [k.replace("answer", "note") for k in raw]
+        def kind(i: int) -> str:
+            return "note" if raw[i] == "answer" else raw[i]
+
         for wanted in ("article", "note"):
             spare = sorted(
-                (i for i in fused if i not in chosen and kind[i] == wanted and sims[i] >= floor),
+                (i for i in fused if i not in chosen and kind(i) == wanted and sims[i] >= floor),
                 key=lambda i: -fused[i],
             )
-            have = sum(1 for i in chosen if kind[i] == wanted)
+            have = sum(1 for i in chosen if kind(i) == wanted)
             while have < 2 and spare:
-                others = [i for i in chosen if kind[i] != wanted]
+                others = [i for i in chosen if kind(i) != wanted]
                 if len(others) <= 2:
                     break
                 chosen[chosen.index(others[-1])] = spare.pop(0)

@@ -62,6 +62,12 @@ class Diff:
         return bool(self.added or self.updated or self.deleted)
 
 
+def content_digest(passages: dict[str, str]) -> str:
+    """One digest of a manifest's passage digests (``manifest["passages"]``), in key order."""
+    lines = "\n".join(f"{k}\t{v}" for k, v in sorted(passages.items()))
+    return hashlib.sha1(lines.encode("utf-8")).hexdigest()
+
+
 def passage_hash(p: Passage) -> str:
     """A digest of a passage's text and metadata: a change means re-embedding it."""
     payload = json.dumps([p.text, p.metadata()], sort_keys=True, ensure_ascii=False)

@@ -77,6 +77,12 @@ class PlanReviewer:
         self.embedder = embedder
         self.classifier = classifier
         self._cache = VectorCache.shared(embedder)
+        # One pass over the passages, not one per pattern and section (100,000 at scale).
+        self._by_pattern: dict[str, list[IndexedPassage]] = {}
+        for i in range(len(snapshot.passages)):
+            if snapshot.kinds[i] == "note":
+                p = snapshot.passages[i]
+                self._by_pattern.setdefault(str(p.meta.get("pattern", "")), []).append(p)
         self.patterns = [p for p in REGISTRY if self._notes(p)]
         self._failure = {p: self._units(self._notes(p, _FAILURE_SECTIONS)) for p in self.patterns}
         self._remedy = {p: self._units(self._notes(p, (_REMEDY_SECTION,))) for p in self.patterns}
@@ -88,10 +94,8 @@ class PlanReviewer:
     def _notes(self, pattern: str, sections: tuple[str, ...] | None = None) -> list[IndexedPassage]:
         return [
             p
-            for p in self.snapshot.passages
-            if p.meta.get("kind") == "note"
-            and p.meta.get("pattern") == pattern
-            and (sections is None or p.meta.get("section") in sections)
+            for p in self._by_pattern.get(pattern, [])
+            if sections is None or p.meta.get("section") in sections
         ]
 
     def _articles_for(self, pattern: str) -> list[IndexedPassage]:
@@ -100,7 +104,8 @@ class PlanReviewer:
             for n in self._notes(pattern)
             for s in str(n.meta.get("sources", "")).split(",")
         }
-        return [p for p in self.snapshot.passages if p.doc_id in sources and p.doc_id]
+        by_doc, passages = self.snapshot.by_doc, self.snapshot.passages
+        return [passages[i] for i in sorted(j for d in sources if d for j in by_doc.get(d, []))]
 
     @staticmethod
     def _units(passages: list[IndexedPassage]) -> list[_Unit]:

@@ -1,0 +1,72 @@
+"""The serving snapshot: read from Chroma once, then from the copy it saves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from advisor.config import Settings
+from advisor.knowledge.ingest import ingest
+from advisor.knowledge.snapshot import IndexSnapshot, saved_dir
+
+
+def _settings(tmp_path: Path, corpus: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", corpus_dir=corpus,
+                    database_url=f"sqlite:///{tmp_path / 'conv.db'}")  # fmt: skip
+
+
+def test_the_second_load_reads_the_saved_copy_with_the_same_content(
+    tmp_path: Path, corpus_copy: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    s = _settings(tmp_path, corpus_copy)
+    ingest(s, embedder_factory=lambda: embedder)
+    first = IndexSnapshot(s, embedder)
+    saved = saved_dir(s, first.manifest)
+    assert (saved / "passages.json").is_file() and (saved / "embeddings.npy").is_file()
+    second = IndexSnapshot(s, embedder)
+    assert [(p.id, p.text, p.meta) for p in second.passages] == [
+        (p.id, p.text, p.meta) for p in first.passages
+    ]
+    assert np.array_equal(second.embeddings, first.embeddings)
+    assert second.by_doc == first.by_doc and second.kinds == first.kinds
+    first.close()
+    second.close()
+
+
+def test_a_short_or_damaged_copy_is_not_trusted(
+    tmp_path: Path, corpus_copy: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    s = _settings(tmp_path, corpus_copy)
+    ingest(s, embedder_factory=lambda: embedder)
+    first = IndexSnapshot(s, embedder)
+    saved = saved_dir(s, first.manifest)
+    rows = json.loads((saved / "passages.json").read_text(encoding="utf-8"))
+    (saved / "passages.json").write_text(json.dumps(rows[:-1]), encoding="utf-8")
+    assert len(IndexSnapshot(s, embedder).passages) == len(first.passages)  # read from Chroma
+    shutil.rmtree(saved)
+    saved.mkdir()
+    (saved / "passages.json").write_text("{not json", encoding="utf-8")
+    (saved / "embeddings.npy").write_bytes(b"nope")
+    again = IndexSnapshot(s, embedder)
+    assert [p.id for p in again.passages] == [p.id for p in first.passages]
+    first.close()
+    again.close()
+
+
+def test_a_changed_corpus_is_saved_under_another_key(
+    tmp_path: Path, corpus_copy: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    s = _settings(tmp_path, corpus_copy)
+    ingest(s, embedder_factory=lambda: embedder)
+    before = IndexSnapshot(s, embedder)
+    (corpus_copy / "notes" / "weak-integration.md").unlink()
+    ingest(s, embedder_factory=lambda: embedder)
+    after = IndexSnapshot(s, embedder)
+    assert saved_dir(s, after.manifest) != saved_dir(s, before.manifest)
+    assert "note-weak-integration" not in after.by_doc
+    assert len(after.passages) < len(before.passages)
+    before.close()
+    after.close()
