@@ -17,9 +17,20 @@ IDF raised to a quarter of the mean IDF.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+import os
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+
+from advisor import text as _text
+from advisor.knowledge.manifest import content_digest
+
+log = logging.getLogger(__name__)
+KEEP_SAVED = 3  # saved indexes kept per data folder: the serving one and a few before
 
 K1, B, EPSILON = 1.5, 0.75, 0.25  # rank_bm25's defaults
 
@@ -73,3 +84,57 @@ class LexicalIndex:
         cols = list(wanted)
         weights = np.asarray([wanted[c] for c in cols], dtype=np.float64)
         return np.asarray(self._matrix[:, cols] @ weights).ravel()
+
+    def save(self, path: Path, words: set[str]) -> None:
+        """Write the index and a word list to ``path`` (``.npz``) for ``load``; best effort:
+        a read-only or full disk only costs the next start the rebuild."""
+        m = self._matrix
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                np.savez(fh, vocabulary=np.array(list(self._column), dtype=str), idf=self._idf,
+                         size=np.array(self.size), shape=np.array(m.shape), data=m.data,
+                         indices=m.indices, indptr=m.indptr,
+                         words=np.array(sorted(words), dtype=str))  # fmt: skip
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("could not save the lexical index %s: %s", path, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            return
+        saved = sorted(path.parent.glob("lexical-*.npz"), key=lambda p: p.stat().st_mtime)
+        for old in saved[:-KEEP_SAVED]:
+            old.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[LexicalIndex, set[str]] | None:
+        """The index and word list ``save`` wrote, or None (missing or unreadable)."""
+        from scipy import sparse
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                got = {k: data[k] for k in data.files}
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # zip and format errors alike: rebuild instead
+            log.warning("ignoring the saved lexical index %s: %s", path, exc)
+            return None
+        index = cls.__new__(cls)  # fields filled in from the file, nothing computed
+        index.size = int(got["size"])
+        index._column = {t: i for i, t in enumerate(got["vocabulary"].tolist())}
+        index._idf = got["idf"]
+        index.max_idf = float(index._idf.max()) if len(index._idf) else 1.0
+        shape = tuple(int(x) for x in got["shape"])
+        index._matrix = sparse.csc_matrix((got["data"], got["indices"], got["indptr"]), shape)
+        return index, set(got["words"].tolist())
+
+
+def saved_path(data_dir: Path, ids: list[str], passages: dict[str, str]) -> Path:
+    """Where the lexical index of an index generation is saved under ``data_dir``: keyed
+    by its passage ids in row order, their digests (``manifest["passages"]``) and the
+    tokenizer's own source, so a change to any of them builds it afresh."""
+    digest = hashlib.sha1("\n".join(ids).encode())
+    digest.update(content_digest(passages).encode())
+    digest.update(Path(_text.__file__).read_bytes())
+    return data_dir / "cache" / f"lexical-{digest.hexdigest()[:20]}.npz"

@@ -29,3 +29,36 @@ def test_repeated_unknown_and_empty_queries() -> None:
     for query in (["pilot", "pilot"], ["pilot", "nowhere"], ["nowhere"], []):
         assert np.allclose(index.scores(query), reference.get_scores(query))
     assert index.idf("nowhere") == index.max_idf
+
+
+def test_a_saved_index_loads_with_the_same_scores(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    passages = [p for d in load_corpus(PROJECT_ROOT / "corpus") for p in split_document(d)]
+    terms = [content_terms(f"{p.title} {p.section} {p.text}") for p in passages]
+    index = LexicalIndex(terms)
+    path = tmp_path / "cache" / "lexical-x.npz"
+    index.save(path, {"pilot", "owner"})
+    loaded = LexicalIndex.load(path)
+    assert loaded is not None
+    again, words = loaded
+    assert words == {"pilot", "owner"} and again.size == index.size
+    assert again.vocabulary == index.vocabulary
+    for question in questions()[:20]:
+        query = content_terms(question)
+        assert np.array_equal(again.scores(query), index.scores(query))
+        assert all(again.idf(t) == index.idf(t) for t in query)
+
+
+def test_a_damaged_or_missing_saved_index_is_rebuilt_not_trusted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert LexicalIndex.load(tmp_path / "absent.npz") is None
+    bad = tmp_path / "lexical-bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert LexicalIndex.load(bad) is None
+
+
+def test_the_saved_path_changes_with_row_order_and_content(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from advisor.knowledge.lexical import saved_path
+
+    base = saved_path(tmp_path, ["a#0", "b#0"], {"a#0": "1", "b#0": "2"})
+    assert base == saved_path(tmp_path, ["a#0", "b#0"], {"b#0": "2", "a#0": "1"})
+    assert base != saved_path(tmp_path, ["b#0", "a#0"], {"a#0": "1", "b#0": "2"})
+    assert base != saved_path(tmp_path, ["a#0", "b#0"], {"a#0": "1", "b#0": "3"})
