@@ -132,8 +132,11 @@ class LocalGenerations:
     ) -> None:
         """Copy ``base`` (if any) and update the copy with LangChain's indexing API.
 
-        The record manager skips the ``unchanged`` passages by itself, so only changed
-        ones reach the embedder; ``cleanup="full"`` deletes passages no longer wanted.
+        From nothing, every passage goes through ``index`` with ``cleanup="full"``. Onto a
+        copy, only the documents with a changed passage do, with ``cleanup="scoped_full"``
+        (their passages no longer wanted are deleted; the record manager skips their
+        unchanged ones), and documents gone from the corpus are deleted by their source
+        id: a one-document change does not walk 100,000 passages through the ledger.
         """
         from langchain_classic.indexes import SQLRecordManager
         from langchain_core.documents import Document
@@ -154,7 +157,12 @@ class LocalGenerations:
                 f"chroma/{collection}", db_url=f"sqlite:///{path / 'records.db'}"
             )
             records.create_schema()
-            documents = [Document(page_content=p.text, metadata=p.metadata()) for p in passages]
+            todo = passages
+            if base is not None:
+                changed = {p.doc_id for p in passages if p.key not in unchanged}
+                todo = [p for p in passages if p.doc_id in changed]
+                _delete_sources(records, store, {p.doc_id for p in passages})
+            documents = [Document(page_content=p.text, metadata=p.metadata()) for p in todo]
             source: Iterable[Document] = documents
             if progress is not None:
                 source = progress(documents, len(documents))
@@ -162,7 +170,7 @@ class LocalGenerations:
                 source,
                 records,
                 store,
-                cleanup="full",
+                cleanup="full" if base is None else "scoped_full",
                 source_id_key="source",
                 key_encoder="sha256",
                 batch_size=64,
@@ -193,6 +201,21 @@ class LocalGenerations:
     def release(self, client: Any) -> None:
         """Close the client's files."""
         release(client)
+
+
+def _delete_sources(records: Any, store: Any, wanted: set[str]) -> None:
+    """Delete every passage of the documents in the ledger that are not in ``wanted``."""
+    from sqlalchemy import text
+
+    with records.engine.connect() as db:
+        found = {
+            row[0] for row in db.execute(text("SELECT DISTINCT group_id FROM upsertion_record"))
+        }
+    gone = sorted(g for g in found - wanted if g is not None)
+    if gone:
+        keys = records.list_keys(group_ids=gone)
+        store.delete(keys)
+        records.delete_keys(keys)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
