@@ -101,7 +101,7 @@ def ingest(as_json: bool) -> None:
             return items
         from tqdm import tqdm
 
-        return tqdm(items, total=total, desc="indexing passages", unit="passage")
+        return tqdm(items, total=total, desc="embedding", unit="text")
 
     try:
         report = run_ingest(get_settings(), progress=progress)

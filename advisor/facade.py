@@ -28,6 +28,7 @@ from advisor.contract import Answer, Feedback, Review, SourceInfo, StreamEvent, 
 from advisor.errors import ConfigError, ConversationNotFoundError, TurnNotFoundError
 from advisor.inputs import check_conversation_id, clean_feedback, clean_plan, clean_question
 from advisor.knowledge.embeddings import Embedder, VectorCache, make_embedder
+from advisor.knowledge.sentences import SentenceStore, store_dir
 from advisor.knowledge.snapshot import ServingIndex, read_current
 from advisor.memory import ConversationStore, make_store
 from advisor.patterns import PATTERNS, REGISTRY
@@ -89,6 +90,9 @@ class Advisor:
         with self._lock:
             if self._index is None:
                 self._index = ServingIndex(self.settings, embedder)
+                # The quotable sentences' vectors that ingest stored: read, not embedded.
+                store = SentenceStore(store_dir(self.settings.data_dir, embedder.name))
+                VectorCache.shared(embedder).attach(store)
         snapshot = self._index.snapshot()
         with self._lock:
             if self._searcher is None or self._searcher.snapshot is not snapshot:

