@@ -41,6 +41,25 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is over the {limit}-byte limit")
 
 
+# A client such as Python's urllib sends its whole body before it reads any answer; if
+# the server answers 413 and closes while it is still sending, it sees a connection reset
+# instead. So the rest of an oversized body is read and thrown away, up to this much (a
+# client that asked "Expect: 100-continue" is answered at once instead: it has not sent).
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+
+
+async def _drain(receive: Receive, budget: int = DRAIN_MAX_BYTES) -> None:
+    """Read and discard the request body until it ends, the client leaves or ``budget``
+    bytes have been read (then the server closes the connection, as before)."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class RequestGuard:
     """Refuses oversized bodies (413) and non-JSON bodies on the API (415)."""
 
@@ -62,6 +81,8 @@ class RequestGuard:
         length = _header(scope, b"content-length")
         if length.isdigit() and int(length) > limit:
             detail = str(BodyTooLarge(limit).detail)
+            if not _header(scope, b"expect") and int(length) <= DRAIN_MAX_BYTES:
+                await _drain(receive)
             await problem("body-too-large", detail, instance=path)(scope, receive, send)
             return
         ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
@@ -80,6 +101,8 @@ class RequestGuard:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    if message.get("more_body", False):
+                        await _drain(receive, DRAIN_MAX_BYTES - seen)
                     raise BodyTooLarge(limit)
             return message
 

@@ -1,0 +1,61 @@
+"""Every common client reads the 413 of an oversized body, not a connection reset.
+
+Python's urllib sends its whole body before it reads the answer; a server that answers and
+closes while it is still sending gives it ECONNRESET instead of the problem JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import httpx
+import pytest
+
+SIZES_MB = (2, 10, 50)
+
+
+def _body(mb: int) -> bytes:
+    return b'{"question": "' + b"a" * (mb * 1024 * 1024) + b'"}'
+
+
+def _is_problem(status: int, text: bytes) -> None:
+    assert status == 413
+    assert json.loads(text)["type"] == "/problems/body-too-large"
+
+
+@pytest.mark.parametrize("mb", SIZES_MB)
+def test_urllib_reads_the_413(base_url: str, mb: int) -> None:
+    request = urllib.request.Request(
+        f"{base_url}/v1/ask", data=_body(mb), headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=60)
+    _is_problem(caught.value.code, caught.value.read())
+
+
+@pytest.mark.parametrize("mb", SIZES_MB)
+def test_httpx_reads_the_413(base_url: str, mb: int) -> None:
+    r = httpx.post(f"{base_url}/v1/ask", content=_body(mb), timeout=60,
+                   headers={"Content-Type": "application/json"})  # fmt: skip
+    _is_problem(r.status_code, r.content)
+
+
+@pytest.mark.parametrize("mb", SIZES_MB)
+def test_curl_reads_the_413(base_url: str, mb: int, tmp_path: Path) -> None:
+    curl = shutil.which("curl")
+    assert curl, "curl is needed for this test (Debian: apt-get install curl)"
+    body = tmp_path / "body.json"
+    body.write_bytes(_body(mb))
+    done = subprocess.run(
+        [curl, "-sS", "-o", "-", "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
+         "--data-binary", f"@{body}", f"{base_url}/v1/ask"],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text, _, code = done.stdout.rpartition(b"\n")
+    _is_problem(int(code), text)
