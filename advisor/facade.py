@@ -170,12 +170,17 @@ class Advisor:
         return self._writer
 
     def stats(self) -> dict[str, Any]:
-        """Which generator answers, and the LLM's counters (requests, fallbacks, guard)."""
-        writer = self.writer
-        if writer is None:
-            return {"generator": self.generator.name, "llm": None}
-        return {
+        """Generator, turns by outcome, embedder passes and texts, and the LLM's counters."""
+        writer, embedder = self.writer, self._embedder
+        base = {
             "generator": self.generator.name,
+            "answers": self.pipeline.outcomes.snapshot(),
+            "embedder": {k: getattr(embedder, k, 0) for k in ("passes", "texts")},
+        }
+        if writer is None:
+            return {**base, "llm": None}
+        return {
+            **base,
             "llm": writer.name,
             "guard": self.settings.guard,
             "cooling_down_s": round(writer.cooling_down(), 1),

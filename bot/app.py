@@ -19,6 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from advisor import Advisor, AdvisorError, Settings, get_settings
 from bot import documents, problems
 from bot.api import health, router
+from bot.metrics import PATH as METRICS_PATH
+from bot.metrics import Metrics, MetricsMiddleware
+from bot.metrics import endpoint as metrics_endpoint
 from bot.middleware import ApiGate, RequestGuard, ResponseHeaders
 from bot.settings import DoorSettings, get_door_settings
 from bot.state import SharedState
@@ -138,6 +141,13 @@ def create_app(
         mount_slack(app, build_slack_app(doors, advisor, shared))
 
     _install_middleware(app, settings, doors, shared)
+    if doors.metrics == "on":
+        metrics = Metrics(advisor, shared)
+        key = doors.metrics_key.get_secret_value() if doors.metrics_key else None
+        app.add_route(
+            METRICS_PATH, metrics_endpoint(metrics, key), ["GET"], include_in_schema=False
+        )
+        app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: times everything
     return app
 
 

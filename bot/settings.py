@@ -31,6 +31,12 @@ class DoorSettings(BaseSettings):
         description="Comma-separated admin keys; they alone open /v1/documents (upload, list, "
         "delete). Unset, those routes are closed.",
     )
+    metrics: Literal["on", "off"] = Field(
+        "on", description="Serve Prometheus metrics at /metrics (`off` removes the route)."
+    )
+    metrics_key: SecretStr | None = Field(
+        None, description="When set, /metrics needs `Authorization: Bearer <key>`."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed to call the API."
     )

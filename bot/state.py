@@ -42,6 +42,9 @@ class SharedState:
         self.url = url
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self.claimed: dict[str, int] = {}  # this process's claims, by kind
+        self.duplicates: dict[str, int] = {}  # ... and refusals (a retry seen before)
 
     @property
     def engine(self) -> Engine:
@@ -52,15 +55,26 @@ class SharedState:
             return self._engine
 
     def claim(self, key: str) -> bool:
-        """True the first time a key is claimed, False ever after (across processes)."""
+        """True the first time a key is claimed, False ever after (across processes).
+
+        Counts claims and refusals by the key's kind (before its ``:``) in ``claimed`` and
+        ``duplicates``: Slack events received and retries answered once (/metrics).
+        """
+        kind = key.split(":", 1)[0]
         try:
             with self.engine.begin() as conn:
                 conn.execute(claims_table.insert().values(key=key[:255], created=time.time()))
+            self._count(self.claimed, kind)
             return True
         except IntegrityError:
+            self._count(self.duplicates, kind)
             return False
         except SQLAlchemyError as exc:
             raise StoreError(f"could not record the event: {exc}") from exc
+
+    def _count(self, counts: dict[str, int], kind: str) -> None:
+        with self._count_lock:
+            counts[kind] = counts.get(kind, 0) + 1
 
     def pace(self, key: str, per_second: float, burst: float) -> float:
         """Count one request against a shared rate; 0 if allowed, else seconds to wait."""

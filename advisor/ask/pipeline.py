@@ -26,9 +26,9 @@ from advisor.ask.qtypes import QuestionTyper
 from advisor.ask.questions import asking_sentence, asks_for_remedy, condense, is_follow_up
 from advisor.ask.retrieval import HybridSearcher
 from advisor.ask.state import AskState, Focus
-from advisor.ask.writer import LLMWriter, Written
+from advisor.ask.writer import LLMWriter, Stats, Written
 from advisor.config import Settings
-from advisor.contract import Review, StreamEvent, Turn
+from advisor.contract import Answer, Review, StreamEvent, Turn
 from advisor.inputs import strip_injection
 from advisor.memory import ConversationStore
 
@@ -63,6 +63,8 @@ class AskPipeline:
 
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
+        # Turns given, by outcome (answered, refused, small_talk, noise, other_language).
+        self.outcomes = Stats()
         self.chain: Runnable[AskState, AskState] = RunnableLambda(
             self.condense, name="condense"
         ) | RunnableLambda(self.retrieve, name="retrieve")
@@ -86,6 +88,7 @@ class AskPipeline:
         yield StreamEvent(kind="delta", text=answer.answer)
         answer.turn = self.parts.store.append(answer.conversation_id, state.question, answer)
         answer.timings["total"] = time.perf_counter() - state.started
+        self.outcomes.add(outcome(answer))
         yield StreamEvent(kind="answer", answer=answer)
 
     def condense(self, state: AskState) -> AskState:
@@ -173,4 +176,12 @@ class AskPipeline:
         # Stored last, so a turn exists only once its whole answer has been given.
         answer.turn = self.parts.store.append(answer.conversation_id, state.question, answer)
         answer.timings["total"] = time.perf_counter() - state.started
+        self.outcomes.add(outcome(answer))
         yield StreamEvent(kind="answer", answer=answer)
+
+
+def outcome(answer: Answer) -> str:
+    """What a turn came to: answered or refused (a question), or the turn's intent."""
+    if answer.intent == "question":
+        return "answered" if answer.answered else "refused"
+    return "small_talk" if answer.intent == "smalltalk" else answer.intent

@@ -57,10 +57,12 @@ class SentenceTransformerEmbedder(Embeddings):
         self._lock = threading.Lock()  # the torch model is not safe to call from many threads
         self._queue: list[tuple[str, Future[list[float]]]] = []
         self._queue_lock = threading.Lock()
-        self.passes = 0  # forward passes run, for the benchmark and tests
+        self.passes = 0  # forward passes run, for the benchmark, tests and /metrics
+        self.texts = 0  # texts embedded in them (texts / passes: the mean batch size)
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         self.passes += 1
+        self.texts += len(texts)
         vectors = self._model.encode(
             [t.replace("\n", " ") for t in texts],
             normalize_embeddings=True,
