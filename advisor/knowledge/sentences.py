@@ -63,6 +63,11 @@ class SentenceStore:
     def __len__(self) -> int:
         return sum(len(keys) for keys, _ in self._segments.values())
 
+    @property
+    def segments(self) -> int:
+        """How many segments are read (after the last ``refresh``)."""
+        return len(self._segments)
+
     def refresh(self) -> None:
         """Take in segments written since the last look (by ingest in any process)."""
         try:
@@ -101,6 +106,8 @@ class SentenceStore:
             todo = [t for t in wanted if t not in found]
             if not todo:
                 break
+            if not len(keys):
+                continue
             probe = np.asarray([wanted[t] for t in todo], dtype=np.uint64)
             at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
             for text, row, hit in zip(todo, at, keys[at] == probe, strict=True):
@@ -123,7 +130,7 @@ class SentenceStore:
         keys, first = np.unique(keys, return_index=True)  # sorted; a repeat stored once
         self._write(f"seg-{uuid.uuid4().hex}", keys, np.asarray(matrix, np.float32)[first])
         self.refresh()
-        if merge and len(self._segments) > MAX_SEGMENTS:
+        if merge and self.segments > MAX_SEGMENTS:
             self.compact()
 
     def _write(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
@@ -147,7 +154,8 @@ class SentenceStore:
         if keep is not None:
             mask = np.isin(keys, np.fromiter(keep, dtype=np.uint64, count=len(keep)))
             keys, vectors = keys[mask], vectors[mask]
-        self._write(f"seg-{uuid.uuid4().hex}", keys, vectors)
+        if len(keys):
+            self._write(f"seg-{uuid.uuid4().hex}", keys, vectors)
         for name in old:
             for suffix in ("keys", "vectors"):
                 (self.root / f"{name}.{suffix}.npy").unlink(missing_ok=True)
@@ -187,7 +195,7 @@ def fill(
     _flush(store, done)
     if complete and len(store) > 2 * len(units):
         store.compact(keep={sentence_key(u) for u in units})
-    elif len(store._segments) > MAX_SEGMENTS:
+    elif store.segments > MAX_SEGMENTS:
         store.compact()
     return len(todo)
 

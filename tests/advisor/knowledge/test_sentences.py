@@ -47,6 +47,17 @@ def test_many_segments_merge_and_compaction_drops_only_what_is_not_kept(tmp_path
     assert np.array_equal(store.get(["text 3"])["text 3"], _rows(1, seed=3)[0])
 
 
+def test_compacting_everything_away_leaves_an_empty_store_that_still_answers(
+    tmp_path: Path,
+) -> None:
+    store = SentenceStore(tmp_path / "s")
+    store.add(["alpha", "beta"], _rows(2))
+    store.compact(keep=set())
+    assert len(store) == 0 and store.missing(["alpha"]) == ["alpha"]
+    store.add(["gamma"], _rows(1))
+    assert set(store.get(["alpha", "gamma"])) == {"gamma"}
+
+
 def test_a_damaged_segment_is_skipped_not_trusted(tmp_path: Path) -> None:
     store = SentenceStore(tmp_path / "s")
     store.add(["alpha"], _rows(1))
