@@ -7,22 +7,26 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from advisor.config import Settings
 from advisor.knowledge.ingest import ingest
 from advisor.knowledge.snapshot import IndexSnapshot, saved_dir
 
 
-def _settings(tmp_path: Path, corpus: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", corpus_dir=corpus,
-                    database_url=f"sqlite:///{tmp_path / 'conv.db'}")  # fmt: skip
+@pytest.fixture
+def built(tmp_path: Path, corpus_copy: Path, embedder) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings over a fresh index of a copy of the corpus."""
+    s = Settings(data_dir=tmp_path / "data", corpus_dir=corpus_copy,
+                 database_url=f"sqlite:///{tmp_path / 'conv.db'}")  # fmt: skip
+    ingest(s, embedder_factory=lambda: embedder)
+    return s
 
 
 def test_the_second_load_reads_the_saved_copy_with_the_same_content(
-    tmp_path: Path, corpus_copy: Path, embedder
+    built: Settings, embedder
 ) -> None:  # type: ignore[no-untyped-def]
-    s = _settings(tmp_path, corpus_copy)
-    ingest(s, embedder_factory=lambda: embedder)
+    s = built
     first = IndexSnapshot(s, embedder)
     saved = saved_dir(s, first.manifest)
     assert (saved / "passages.json").is_file() and (saved / "embeddings.npy").is_file()
@@ -36,11 +40,8 @@ def test_the_second_load_reads_the_saved_copy_with_the_same_content(
     second.close()
 
 
-def test_a_short_or_damaged_copy_is_not_trusted(
-    tmp_path: Path, corpus_copy: Path, embedder
-) -> None:  # type: ignore[no-untyped-def]
-    s = _settings(tmp_path, corpus_copy)
-    ingest(s, embedder_factory=lambda: embedder)
+def test_a_short_or_damaged_copy_is_not_trusted(built: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    s = built
     first = IndexSnapshot(s, embedder)
     saved = saved_dir(s, first.manifest)
     rows = json.loads((saved / "passages.json").read_text(encoding="utf-8"))
@@ -57,10 +58,9 @@ def test_a_short_or_damaged_copy_is_not_trusted(
 
 
 def test_a_changed_corpus_is_saved_under_another_key(
-    tmp_path: Path, corpus_copy: Path, embedder
+    built: Settings, corpus_copy: Path, embedder
 ) -> None:  # type: ignore[no-untyped-def]
-    s = _settings(tmp_path, corpus_copy)
-    ingest(s, embedder_factory=lambda: embedder)
+    s = built
     before = IndexSnapshot(s, embedder)
     (corpus_copy / "notes" / "weak-integration.md").unlink()
     ingest(s, embedder_factory=lambda: embedder)
