@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,13 +82,15 @@ def documents_meta(
 
     The path is relative to ``corpus_dir``, or ``documents/…`` for an added document.
     """
+    # Counted in one pass: a count per document over every passage was 5,000 × 100,000.
+    counts = Counter(p.doc_id for p in passages)
     return {
         d.id: {
             "title": d.title,
             "kind": d.kind,
             "path": _relative(d.path, corpus_dir, added_dir),
             **{k: v for k, v in d.meta.items() if k not in ("id", "title", "kind")},
-            "passages": sum(1 for p in passages if p.doc_id == d.id),
+            "passages": counts[d.id],
         }
         for d in docs
     }
