@@ -3,7 +3,8 @@ passages. ``make bench-scale`` (``python -m evals.bench_scale``) measures, and p
 against issue 21's targets:
 
 - ``ingest``: a full ingest into a fresh data folder, seconds and passages per second;
-- ``reingest``: the ingest after one generated document changes (one sentence appended);
+- ``reingest``: the ingest after one generated document changes (one sentence appended),
+  in process with the model's libraries imported, and as a fresh ``advisor ingest``;
 - ``query``: warm ``Advisor.ask`` p50/p95 against the floor (one query embedding plus one
   raw Chroma query) on the same index, calls interleaved as in ``make bench``;
 - ``server``: ``advisor serve`` on that index, cold start to its first answer and peak RSS
@@ -60,20 +61,36 @@ def bench_ingest(settings: Settings) -> dict[str, Any]:
 
 
 def bench_reingest(settings: Settings) -> dict[str, Any]:
-    """Append one sentence to one generated document, ingest, and put it back (ingest again)."""
-    from advisor import ingest
+    """Append one sentence to one generated document and ingest, twice: in this process,
+    with the embedding model's libraries already imported (``seconds``: what grows with the
+    corpus), and as a fresh ``advisor ingest`` process (``process_seconds``: what a user
+    waits, torch's imports included). The document is put back (ingest again) after each."""
+    import subprocess
+    import sys
 
+    from advisor import ingest
+    from advisor.knowledge.embeddings import make_embedder
+
+    make_embedder(settings)  # the imports, paid once per process whatever the corpus size
     path = settings.corpus_dir / "articles" / "bench-00042.md"
     original = path.read_text(encoding="utf-8")
-    path.write_text(original + "\nThe steering group reviewed this page again today.\n", "utf-8")
-    try:
-        started = time.perf_counter()
-        report = ingest(settings)
-        seconds = time.perf_counter() - started
-    finally:
-        path.write_text(original, encoding="utf-8")
-        ingest(settings)  # the corpus as generated again, for the sections after this one
-    return {"seconds": round(seconds, 2), "counts": report.counts()}
+    env = {k: v for k, v in os.environ.items() if k != "ADVISOR_CHROMA_URL"}  # local files
+    env.update(ADVISOR_DATA_DIR=str(settings.data_dir), ADVISOR_CORPUS_DIR=str(settings.corpus_dir))
+    cli = [sys.executable, "-c", "from advisor.cli import main; main()", "ingest", "--json"]
+    timings = {}
+    for label, extra in (("seconds", "today"), ("process_seconds", "this week")):
+        path.write_text(f"{original}\nThe steering group reviewed this page {extra}.\n", "utf-8")
+        try:
+            started = time.perf_counter()
+            if label == "seconds":
+                counts = ingest(settings).counts()
+            else:
+                subprocess.run(cli, env=env, check=True, capture_output=True, timeout=600)
+            timings[label] = round(time.perf_counter() - started, 2)
+        finally:
+            path.write_text(original, encoding="utf-8")
+            ingest(settings)  # the corpus as generated again, for the sections after this one
+    return {**timings, "counts": counts}
 
 
 def bench_query(settings: Settings, requests: int, warmup: int) -> dict[str, Any]:
@@ -145,6 +162,9 @@ def table(r: dict[str, Any]) -> list[str]:
         limit = f"<= {TARGET_REINGEST_S:g} s"
         ok = seconds <= TARGET_REINGEST_S
         add("re-ingest after one changed document", f"{seconds} s", limit, ok)
+        if "process_seconds" in r["reingest"]:
+            add("  as a fresh `advisor ingest` process", f"{r['reingest']['process_seconds']} s",
+                "", None)  # fmt: skip
     if "query" in r:
         q = r["query"]
         x = q["ask"]["p50_ms"] / q["floor"]["p50_ms"]
