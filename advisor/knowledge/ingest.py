@@ -103,6 +103,7 @@ def _ingest(
     old_name, old, repaired = _serving(home)
     usable = old is not EMPTY
     change = diff(settings, old, wanted)
+    unchanged = _whole(change.unchanged, old.get("passages", {}), wanted)
     embedder = LazyEmbedder(
         embedder_factory or (lambda: make_embedder(settings)), default=embedder_factory is None
     )
@@ -118,8 +119,8 @@ def _ingest(
     name = next_generation(old_name)
     base = old_name if usable and change.same_setup else None
     try:
-        home.build(name, base, passages, change.unchanged, embedder, progress)
-        kept = change.unchanged if base else frozenset()
+        home.build(name, base, passages, unchanged, embedder, progress)
+        kept = unchanged if base else frozenset()
         stored = _sentences(settings, passages, kept, embedder, progress, old)
         home.save_manifest(name, {**new_manifest(settings, wanted, docs_meta), "sentences": stored})
         damage = home.check(name, len(wanted))
@@ -136,6 +137,15 @@ def _ingest(
     seconds = time.perf_counter() - started
     c = change
     return IngestReport(c.added, c.updated, c.deleted, c.skipped, name, seconds, repaired)
+
+
+def _whole(
+    unchanged: frozenset[str], old: dict[str, str], wanted: dict[str, str]
+) -> frozenset[str]:
+    """The unchanged passages of documents that lost none: a document whose last passages
+    were cut keeps its first ones unchanged, yet must be re-indexed so the cut ones go."""
+    shrunk = {key.rsplit("#", 1)[0] for key in old if key not in wanted}
+    return frozenset(k for k in unchanged if k.rsplit("#", 1)[0] not in shrunk)
 
 
 def _serving(home: Generations) -> tuple[str, dict[str, Any], str]:

@@ -48,6 +48,27 @@ def test_incremental_ingest_counts(tmp_path: Path, corpus_copy: Path, embedder) 
     snapshot.close()
 
 
+def test_a_document_cut_short_loses_its_last_passages(
+    tmp_path: Path, corpus_copy: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    s = _settings(tmp_path, corpus_copy)
+    first = ingest(s, embedder_factory=lambda: embedder)
+    note = corpus_copy / "notes" / "weak-integration.md"
+    text = note.read_text(encoding="utf-8")
+    cut = text[: text.rindex("\n## ")] + "\n"  # the last section goes; the rest is as it was
+    note.write_text(cut, encoding="utf-8")
+    report = ingest(s, embedder_factory=lambda: embedder)  # the new index passes its check
+    assert report.deleted >= 1 and report.added == report.updated == 0
+    snapshot = IndexSnapshot(s, embedder)
+    assert len(snapshot.passages) == first.added - report.deleted
+    kept = [p for p in snapshot.passages if p.doc_id == "note-weak-integration"]
+    assert kept and all(p.text in cut for p in kept)
+    snapshot.close()
+    # ... and the next ingest, of another change, still succeeds on top of it.
+    (corpus_copy / "notes" / "no-resources.md").unlink()
+    assert ingest(s, embedder_factory=lambda: embedder).deleted >= 1
+
+
 def test_unchanged_passages_are_not_re_embedded(
     tmp_path: Path, corpus_copy: Path, embedder
 ) -> None:  # type: ignore[no-untyped-def]
