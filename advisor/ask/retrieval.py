@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -70,7 +71,8 @@ def _lexical(snapshot: IndexSnapshot, settings: Settings) -> tuple[LexicalIndex,
     an earlier process saved them for this generation, else built (seconds at 100,000
     passages) and saved."""
     ids = [p.id for p in snapshot.passages]
-    path = saved_path(settings.data_dir, ids, snapshot.manifest.get("passages", {}))
+    recipe = Path(__file__).read_bytes()  # the terms below are made here
+    path = saved_path(settings.data_dir, ids, snapshot.manifest.get("passages", {}), recipe)
     loaded = LexicalIndex.load(path)
     if loaded is not None and loaded[0].size == len(snapshot.passages):
         return loaded

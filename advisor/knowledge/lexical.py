@@ -103,9 +103,10 @@ class LexicalIndex:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
             return
-        saved = sorted(path.parent.glob("lexical-*.npz"), key=lambda p: p.stat().st_mtime)
-        for old in saved[:-KEEP_SAVED]:
-            old.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # another worker may be pruning them too
+            saved = sorted(path.parent.glob("lexical-*.npz"), key=lambda p: p.stat().st_mtime)
+            for old in saved[:-KEEP_SAVED]:
+                old.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> tuple[LexicalIndex, set[str]] | None:
@@ -130,11 +131,13 @@ class LexicalIndex:
         return index, set(got["words"].tolist())
 
 
-def saved_path(data_dir: Path, ids: list[str], passages: dict[str, str]) -> Path:
+def saved_path(data_dir: Path, ids: list[str], passages: dict[str, str], recipe: bytes) -> Path:
     """Where the lexical index of an index generation is saved under ``data_dir``: keyed
-    by its passage ids in row order, their digests (``manifest["passages"]``) and the
-    tokenizer's own source, so a change to any of them builds it afresh."""
+    by its passage ids in row order, their digests (``manifest["passages"]``), the
+    tokenizer's and this module's source, and ``recipe`` (the caller's source: how it
+    makes a passage's terms), so a change to any of them builds it afresh."""
     digest = hashlib.sha1("\n".join(ids).encode())
     digest.update(content_digest(passages).encode())
-    digest.update(Path(_text.__file__).read_bytes())
+    for source in (Path(_text.__file__).read_bytes(), Path(__file__).read_bytes(), recipe):
+        digest.update(source)
     return data_dir / "cache" / f"lexical-{digest.hexdigest()[:20]}.npz"

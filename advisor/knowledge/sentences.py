@@ -112,7 +112,8 @@ class SentenceStore:
             at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
             for text, row, hit in zip(todo, at, keys[at] == probe, strict=True):
                 if hit:
-                    found[text] = np.asarray(vectors[row], dtype=np.float32)
+                    # A copy: a view would keep a merged-away file's map alive in caches.
+                    found[text] = np.array(vectors[row], dtype=np.float32, copy=True)
         return found
 
     def missing(self, texts: Iterable[str]) -> list[str]:

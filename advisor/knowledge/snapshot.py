@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -50,7 +51,8 @@ def saved_dir(settings: Settings, manifest: dict[str, Any]) -> Path:
     content reads it, and a change writes another."""
     setup = [manifest.get(k) for k in ("embedder", "embedding_model")]
     digest = hashlib.sha1(content_digest(manifest.get("passages", {})).encode())
-    digest.update(json.dumps([setup, settings.collection]).encode())
+    # The home too: a Chroma server's ids are not the local home's.
+    digest.update(json.dumps([setup, settings.collection, settings.chroma_url or ""]).encode())
     return settings.data_dir / "cache" / f"snapshot-{digest.hexdigest()[:20]}"
 
 
@@ -85,9 +87,10 @@ def _save(path: Path, passages: list[IndexedPassage], vectors: np.ndarray) -> No
             log.warning("could not save the snapshot %s: %s", path, exc)
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    saved = sorted(path.parent.glob("snapshot-*"), key=lambda p: p.stat().st_mtime)
-    for old in saved[:-KEEP_SAVED]:
-        shutil.rmtree(old, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another worker may be pruning them too
+        saved = sorted(path.parent.glob("snapshot-*"), key=lambda p: p.stat().st_mtime)
+        for old in saved[:-KEEP_SAVED]:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 class IndexSnapshot:

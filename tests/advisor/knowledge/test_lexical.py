@@ -58,7 +58,8 @@ def test_a_damaged_or_missing_saved_index_is_rebuilt_not_trusted(tmp_path) -> No
 def test_the_saved_path_changes_with_row_order_and_content(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from advisor.knowledge.lexical import saved_path
 
-    base = saved_path(tmp_path, ["a#0", "b#0"], {"a#0": "1", "b#0": "2"})
-    assert base == saved_path(tmp_path, ["a#0", "b#0"], {"b#0": "2", "a#0": "1"})
-    assert base != saved_path(tmp_path, ["b#0", "a#0"], {"a#0": "1", "b#0": "2"})
-    assert base != saved_path(tmp_path, ["a#0", "b#0"], {"a#0": "1", "b#0": "3"})
+    base = saved_path(tmp_path, ["a#0", "b#0"], {"a#0": "1", "b#0": "2"}, b"recipe")
+    assert base == saved_path(tmp_path, ["a#0", "b#0"], {"b#0": "2", "a#0": "1"}, b"recipe")
+    assert base != saved_path(tmp_path, ["b#0", "a#0"], {"a#0": "1", "b#0": "2"}, b"recipe")
+    assert base != saved_path(tmp_path, ["a#0", "b#0"], {"a#0": "1", "b#0": "3"}, b"recipe")
+    assert base != saved_path(tmp_path, ["a#0", "b#0"], {"a#0": "1", "b#0": "2"}, b"other")

@@ -70,3 +70,11 @@ def test_a_changed_corpus_is_saved_under_another_key(
     assert len(after.passages) < len(before.passages)
     before.close()
     after.close()
+
+
+def test_the_saved_copy_is_keyed_by_the_index_home(tmp_path: Path) -> None:
+    manifest = {"passages": {"a#0": "1"}, "embedder": "minilm", "embedding_model": ""}
+    local = Settings(data_dir=tmp_path, chroma_url=None)
+    server = Settings(data_dir=tmp_path, chroma_url="http://127.0.0.1:8001")
+    # A Chroma server's ids differ from the local home's: never read one for the other.
+    assert saved_dir(local, manifest) != saved_dir(server, manifest)
