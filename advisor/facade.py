@@ -29,10 +29,11 @@ from advisor.errors import ConfigError, ConversationNotFoundError, TurnNotFoundE
 from advisor.inputs import check_conversation_id, clean_feedback, clean_plan, clean_question
 from advisor.knowledge.embeddings import Embedder, VectorCache, make_embedder
 from advisor.knowledge.sentences import SentenceStore, store_dir
-from advisor.knowledge.snapshot import ServingIndex, read_current
+from advisor.knowledge.snapshot import IndexSnapshot, ServingIndex, read_current
 from advisor.memory import ConversationStore, make_store
 from advisor.patterns import PATTERNS, REGISTRY
 from advisor.prompts import Prompts
+from advisor.quoting import curated
 from advisor.review.classifier import SentenceClassifier, model_path
 from advisor.review.classifier import for_data as sentence_classifier
 from advisor.review.detect import FLAW_FLOOR
@@ -133,10 +134,14 @@ class Advisor:
         return self._searcher is not None and self._generator is not None
 
     @property
+    def snapshot(self) -> IndexSnapshot | None:
+        """The loaded index snapshot, if any; nothing is loaded or reloaded."""
+        return self._index.loaded if self._index else None
+
+    @property
     def generation(self) -> str | None:
         """The loaded index generation, if any."""
-        loaded = self._index.loaded if self._index else None
-        return loaded.generation if loaded else None
+        return self.snapshot.generation if self.snapshot else None
 
     @property
     def generator(self) -> Generator:
@@ -206,7 +211,7 @@ class Advisor:
         texts: list[str] = []
         prepare = getattr(generator, "warm", None)
         if prepare is not None:
-            texts += prepare(_curated(searcher.snapshot.passages)) or []
+            texts += prepare(curated(searcher.snapshot.passages)) or []
         texts += self.reviewer.warm()
         texts += searcher.entries.questions
         if not set(texts) <= saved:
@@ -390,11 +395,3 @@ class Advisor:
         return self.store.set_feedback(
             Feedback(conversation_id=cid, turn=turn, rating=rating, comment=comment)
         )
-
-
-def _curated(passages: list[Any]) -> list[str]:
-    """The texts whose sentences the warm-up embeds: notes, answer entries and the articles
-    they cite. Other documents (added ones, a corpus of thousands) have their sentences
-    embedded when first retrieved, so the warm-up does not grow with the corpus."""
-    cited = {s for p in passages for s in str(p.meta.get("sources", "")).split(",") if s}
-    return [p.text for p in passages if p.meta.get("kind") != "article" or p.doc_id in cited]

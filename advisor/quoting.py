@@ -8,6 +8,7 @@ is offered together with that sentence, never alone at full weight.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from advisor.text import split_sentences
 
@@ -72,3 +73,12 @@ def display(text: str) -> str:
     if text.count("”") > text.count("“") and text.endswith("”"):
         text = text[:-1]
     return text.strip()
+
+
+def curated(passages: list[Any]) -> list[str]:
+    """The texts whose sentences the warm-up embeds: notes, answer entries and the articles
+    they cite (``passages`` are ``IndexedPassage``s). Other documents (added ones, a corpus
+    of thousands) have theirs stored at ingest or embedded when first retrieved, so the
+    warm-up does not grow with the corpus."""
+    cited = {s for p in passages for s in str(p.meta.get("sources", "")).split(",") if s}
+    return [p.text for p in passages if p.meta.get("kind") != "article" or p.doc_id in cited]

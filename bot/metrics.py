@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from advisor import Advisor
+from advisor import Advisor, AdvisorError
 from bot.state import SharedState
 
 PATH = "/metrics"
@@ -74,7 +74,10 @@ class _AdvisorCollector:
         return []  # only known at scrape time; an empty list keeps registration lazy
 
     def collect(self) -> Iterator[Metric]:
-        stats: dict[str, Any] = self.advisor.stats() if self.advisor.loaded else {}
+        try:
+            stats: dict[str, Any] = self.advisor.stats() if self.advisor.loaded else {}
+        except AdvisorError:  # a misconfigured LLM, say: the scrape still answers
+            stats = {}
         turns = CounterMetricFamily("advisor_turns", "Turns given, by outcome.", labels=["outcome"])
         for outcome, n in sorted(stats.get("answers", {}).items()):
             turns.add_metric([outcome], n)
@@ -113,8 +116,8 @@ class _AdvisorCollector:
         info = GaugeMetricFamily(
             "advisor_index_info", "The serving index generation (value 1).", labels=["generation"]
         )
-        if self.advisor.loaded:
-            snapshot = self.advisor.searcher.snapshot
+        snapshot = self.advisor.snapshot  # as loaded: a scrape never loads or reloads one
+        if snapshot is not None:
             passages.add_metric([], len(snapshot.passages))
             info.add_metric([snapshot.generation], 1)
         yield passages

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import anyio
 import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,18 +47,21 @@ class BodyTooLarge(HTTPException):
 # instead. So the rest of an oversized body is read and thrown away, up to this much (a
 # client that asked "Expect: 100-continue" is answered at once instead: it has not sent).
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 10.0  # ... and for at most this long: a trickling client is cut off
 
 
 async def _drain(receive: Receive, budget: int = DRAIN_MAX_BYTES) -> None:
     """Read and discard the request body until it ends, the client leaves or ``budget``
-    bytes have been read (then the server closes the connection, as before)."""
-    while budget > 0:
-        message = await receive()
-        if message["type"] != "http.request":
-            return
-        budget -= len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
+    bytes have been read or ``DRAIN_SECONDS`` have passed (then the server closes the
+    connection, as before)."""
+    with anyio.move_on_after(DRAIN_SECONDS):
+        while budget > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            budget -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
 
 class RequestGuard:

@@ -59,3 +59,26 @@ def test_curl_reads_the_413(base_url: str, mb: int, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     text, _, code = done.stdout.rpartition(b"\n")
     _is_problem(int(code), text)
+
+
+def test_a_trickling_client_is_answered_after_the_drain_time(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from bot import middleware
+
+    monkeypatch.setattr(middleware, "DRAIN_SECONDS", 2.0)
+    host = urlsplit(base_url)
+    started = time.monotonic()
+    with socket.create_connection((host.hostname, host.port), timeout=30) as sock:
+        head = (
+            "POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 60000000\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b'{"question": "')  # and then nothing more
+        reply = sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 413")
+    assert time.monotonic() - started < 20  # cut off after the drain time, not held open
