@@ -15,6 +15,7 @@ from advisor.facade import Advisor
 from advisor.knowledge.ingest import ingest
 from advisor.knowledge.server import collection_name
 from advisor.knowledge.snapshot import IndexSnapshot, read_current
+from advisor.quoting import passage_units
 from evals.harness import questions
 
 
@@ -58,7 +59,7 @@ def test_incremental_ingest_on_the_server(
     embedded: list[int] = []
 
     class Counting:
-        name = "counting"
+        name = embedder.name  # the same model: its stored sentence vectors are reused
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             embedded.append(len(texts))
@@ -69,8 +70,12 @@ def test_incremental_ingest_on_the_server(
 
     third = ingest(s, embedder_factory=Counting)
     assert (third.updated, third.deleted, third.added) == (1, 4, 0)
-    assert sum(embedded) == 1  # unchanged passages were copied with their vectors
     snapshot = IndexSnapshot(s, embedder)
+    # Unchanged passages were copied with their vectors: the changed passage, then the
+    # quotable sentences that hold the change, are all that is embedded.
+    changed = [p for p in snapshot.passages if "reserve funding" in p.text]
+    new_units = {u[0] for p in changed for u in passage_units(p.text) if "reserve funding" in u[0]}
+    assert embedded == [1, len(new_units)] and new_units
     assert snapshot.generation == third.generation != first.generation
     assert len(snapshot.passages) == first.added - 4
     assert any("funding" in p.text for p in snapshot.passages if p.doc_id == "note-no-resources")
