@@ -103,8 +103,12 @@ def ingest(as_json: bool) -> None:
 
         return tqdm(items, total=total, desc="embedding", unit="text")
 
+    advisor = _advisor()
     try:
-        report = run_ingest(get_settings(), progress=progress)
+        report = run_ingest(advisor.settings, lambda: advisor.embedder, progress)
+        # Embed the fixed texts (question-type training, answer entries) now, once, so a
+        # one-shot `advisor ask` reads them from the data folder instead of embedding them.
+        advisor.warm(chat=False)
     except AdvisorError as exc:
         _fail(exc)
         return

@@ -63,6 +63,7 @@ class Advisor:
         self._writer: LLMWriter | None = None
         self._index: ServingIndex | None = None
         self._searcher: HybridSearcher | None = None
+        self._saved: set[str] = set()  # texts whose vectors the data folder holds
         self._lock = threading.Lock()
         self._reviewer: PlanReviewer | None = None
         self.pipeline = AskPipeline(self)
@@ -93,7 +94,10 @@ class Advisor:
                 self._index = ServingIndex(self.settings, embedder)
                 # The quotable sentences' vectors that ingest stored: read, not embedded.
                 store = SentenceStore(store_dir(self.settings.data_dir, embedder.name))
-                VectorCache.shared(embedder).attach(store)
+                cache = VectorCache.shared(embedder)
+                cache.attach(store)
+                # Fixed texts an earlier warm-up embedded: a one-shot process reads, not embeds.
+                self._saved = cache.load(cache.file(self.settings.data_dir))
         snapshot = self._index.snapshot()
         with self._lock:
             if self._searcher is None or self._searcher.snapshot is not snapshot:
@@ -198,13 +202,11 @@ class Advisor:
         if close is not None:
             close()
 
-    def warm(self) -> None:
-        """Load the model and index (and let the generator prepare) before the first question."""
-        # Sentence vectors saved by an earlier process make the warm-up a file read.
-        cache = VectorCache.shared(self.embedder)
-        saved_at = cache.file(self.settings.data_dir)
-        saved = cache.load(saved_at)
+    def warm(self, *, chat: bool = True) -> None:
+        """Load the model, index and generator (and, if ``chat``, an in-process LLM) now,
+        and save the fixed texts' vectors under the data folder for later processes."""
         searcher, generator = self.searcher, self.generator
+        cache = VectorCache.shared(self.embedder)
         # One search loads Chroma's vector segment and runs the model once, so the first
         # questions do not queue behind that load.
         searcher.search("How should a CRM project be phased?")
@@ -213,10 +215,11 @@ class Advisor:
         if prepare is not None:
             texts += prepare(curated(searcher.snapshot.passages)) or []
         texts += self.reviewer.warm()
-        texts += searcher.entries.questions
-        if not set(texts) <= saved:
-            cache.save(saved_at, texts)
-        writer = self.writer
+        texts = cache.unstored(texts + searcher.entries.questions)  # the store has the rest
+        if not set(texts) <= self._saved:
+            cache.save(cache.file(self.settings.data_dir), texts)
+            self._saved = set(texts)
+        writer = self.writer if chat else None
         load = getattr(writer.chat, "warm", None) if writer else None
         if load is not None:
             load()  # an in-process model loads now, not on the first question

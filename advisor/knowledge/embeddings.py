@@ -179,6 +179,11 @@ class VectorCache:
         store.refresh()
         self.store = store
 
+    def unstored(self, texts: list[str]) -> list[str]:
+        """The texts the attached sentence store does not hold (all, with no store)."""
+        held = self.store.get(texts) if self.store is not None else {}
+        return [t for t in dict.fromkeys(texts) if t not in held]
+
     @classmethod
     def shared(cls, embedder: Embedder) -> VectorCache:
         """The one cache of this embedder in this process, so no text is embedded twice."""

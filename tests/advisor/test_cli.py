@@ -59,6 +59,8 @@ def test_second_ingest_changes_nothing(data: Path) -> None:
     counts = json.loads(out.stdout)
     assert counts["added"] == 0 and counts["updated"] == 0 and counts["deleted"] == 0
     assert counts["skipped"] > 50
+    # Ingest embeds the fixed texts once, so a one-shot `advisor ask` reads them.
+    assert len(list((data / "cache").glob("vectors-*.npz"))) == 1
 
 
 def test_ingest_reports_bad_files_and_fails(tmp_path: Path, corpus_copy: Path) -> None:

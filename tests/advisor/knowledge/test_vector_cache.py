@@ -63,6 +63,23 @@ def test_a_second_start_loads_the_vectors_instead_of_embedding(
     assert fresh.ask("Why do CRM projects fail?").answer == answer.answer
 
 
+def test_a_one_shot_advisor_reads_the_warm_ups_vectors(
+    index_dir: Path, tmp_path: Path, embedder: Any
+) -> None:
+    """A CLI `ask` builds an Advisor, asks once and exits: it never warms up, so without the
+    saved file it would embed the question-type training set and the answer entries."""
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'c.db'}")
+    (tmp_path / "index").symlink_to(index_dir / "index")
+    cold = Counting(embedder)
+    Advisor(settings, embedder=cold).ask("Who should own the CRM project?")
+    assert cold.embedded > 300
+    Advisor(settings, embedder=Counting(embedder)).warm()
+    one_shot = Counting(embedder)
+    answer = Advisor(settings, embedder=one_shot).ask("Who should own the CRM project?")
+    assert answer.answered
+    assert one_shot.embedded <= 3  # the question, as the typer and the composer read it
+
+
 def test_save_and_load_round_trip_exactly(tmp_path: Path, embedder: Any) -> None:
     texts = [
         "Pilot with one region first.",
