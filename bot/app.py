@@ -144,8 +144,10 @@ def create_app(
     if doors.metrics == "on":
         metrics = Metrics(advisor, shared)
         key = doors.metrics_key.get_secret_value() if doors.metrics_key else None
-        app.add_route(
-            METRICS_PATH, metrics_endpoint(metrics, key), ["GET"], include_in_schema=False
+        # An API route, not a bare one: it puts itself in the scope, so the middleware
+        # labels /metrics by its path instead of ``unmatched``.
+        app.add_api_route(
+            METRICS_PATH, metrics_endpoint(metrics, key), methods=["GET"], include_in_schema=False
         )
         app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: times everything
     return app

@@ -37,6 +37,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from advisor import Advisor, AdvisorError
+from bot.problems import problem
 from bot.state import SharedState
 
 PATH = "/metrics"
@@ -161,8 +162,9 @@ def endpoint(metrics: Metrics, key: str | None) -> Any:
         if key:
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), key.encode()):
-                return Response("metrics need the metrics key\n", status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+                slug = "invalid-metrics-key" if given else "missing-metrics-key"
+                detail = "send ADVISOR_METRICS_KEY as: Authorization: Bearer <key>"
+                return problem(slug, detail, instance=PATH, headers={"WWW-Authenticate": "Bearer"})
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return scrape

@@ -38,6 +38,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "rate-limited": (429, "Too many requests"),
     "missing-admin-key": (401, "An admin key is required"),
     "invalid-admin-key": (401, "The admin key is not valid"),
+    "missing-metrics-key": (401, "The metrics key is required"),
+    "invalid-metrics-key": (401, "The metrics key is not valid"),
     "admin-disabled": (403, "Document administration is not enabled"),
     "bad-document": (422, "The file cannot be added"),
     "document-not-found": (404, "No such added document or job"),

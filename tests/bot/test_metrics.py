@@ -50,6 +50,8 @@ def test_turns_routes_index_and_embedder_are_counted(serve: Serve, advisor: Advi
     assert grew("advisor_http_requests_total", route=template, method="GET", status="200") == 1
     assert not any(cid in str(labels) for _, labels in after)  # ids never become labels
     assert grew("advisor_http_requests_total", route="unmatched", method="GET", status="404") == 1
+    # The scrape before this one is counted under its own path, not as unmatched.
+    assert grew("advisor_http_requests_total", route="/metrics", method="GET", status="200") == 1
     assert grew("advisor_http_request_duration_seconds_count", route="/v1/ask", method="POST") == 3
     passages = len(advisor.searcher.snapshot.passages)
     assert _value(after, "advisor_index_passages") == passages > 50
@@ -63,9 +65,13 @@ def test_turns_routes_index_and_embedder_are_counted(serve: Serve, advisor: Advi
 
 def test_a_metrics_key_closes_the_route_and_off_removes_it(serve: Serve, advisor: Advisor) -> None:
     with serve(advisor=advisor, metrics_key="scrape-me") as url:
-        assert get(f"{url}/metrics").status_code == 401
+        missing = get(f"{url}/metrics")
+        assert missing.status_code == 401
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert missing.json()["type"] == "/problems/missing-metrics-key"
         wrong = get(f"{url}/metrics", headers={"Authorization": "Bearer nope"})
-        assert wrong.status_code == 401
+        assert wrong.status_code == 401 and wrong.json()["type"] == "/problems/invalid-metrics-key"
+        assert "scrape-me" not in wrong.text
         right = get(f"{url}/metrics", headers={"Authorization": "Bearer scrape-me"})
         assert right.status_code == 200 and "advisor_http_requests_total" in right.text
     with serve(advisor=advisor, metrics="off") as url:
