@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 MAX_SEGMENTS = 8  # merged into one beyond this, so a lookup checks a few sorted arrays
 EMBED_BATCH = 256  # sentences per call to the embedder
 SEGMENT_ROWS = 16_384  # ingest writes a segment per this many new sentences (25 MB at d=384)
+
+
+_SETTLED_NS = 2_000_000_000  # a folder mtime older than this has seen every rename of its tick
 
 
 def sentence_key(text: str) -> int:
@@ -59,6 +63,7 @@ class SentenceStore:
         self.root = root
         self._segments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
+        self._seen: int | None = None  # the folder's mtime (ns) at the last full look
 
     def __len__(self) -> int:
         return sum(len(keys) for keys, _ in self._segments.values())
@@ -69,11 +74,20 @@ class SentenceStore:
         return len(self._segments)
 
     def refresh(self) -> None:
-        """Take in segments written since the last look (by ingest in any process)."""
+        """Take in segments written since the last look (by ingest in any process).
+
+        Called on every cache miss, so an unchanged folder costs one ``stat``, not a listing:
+        every segment is renamed into the folder, which changes its mtime.
+        """
         try:
+            stamp = self.root.stat().st_mtime_ns
+            if stamp == self._seen:
+                return
             names = {p.name[: -len(".keys.npy")] for p in self.root.glob("*.keys.npy")}
         except OSError:
             return
+        # A stamp this fresh may not yet cover a rename in the same clock tick: look again.
+        self._seen = stamp if time.time_ns() - stamp > _SETTLED_NS else None
         with self._lock:
             for gone in set(self._segments) - names:
                 del self._segments[gone]

@@ -34,6 +34,33 @@ def test_rows_come_back_by_text_across_segments_and_instances(tmp_path: Path) ->
     assert other.missing(["nowhere", "beta", "nowhere"]) == ["nowhere"]
 
 
+def test_a_settled_folder_is_not_listed_again_until_a_segment_arrives(tmp_path: Path) -> None:
+    """Refresh runs on every cache miss; an unchanged folder must cost a stat, not a listing,
+    and a segment written after that must still be seen."""
+    import os
+
+    writer, reader = SentenceStore(tmp_path / "s"), SentenceStore(tmp_path / "s")
+    writer.add(["alpha"], _rows(1))
+    an_hour_ago = (tmp_path / "s").stat().st_mtime - 3600
+    os.utime(tmp_path / "s", (an_hour_ago, an_hour_ago))
+    reader.refresh()
+    assert set(reader.get(["alpha"])) == {"alpha"}
+    # A valid segment slipped in behind the folder's mtime is not seen: no listing ran.
+    copies = []
+    for part in ("keys", "vectors"):
+        (original,) = (tmp_path / "s").glob(f"*.{part}.npy")
+        copies.append(tmp_path / "s" / f"copy.{part}.npy")
+        copies[-1].write_bytes(original.read_bytes())
+    os.utime(tmp_path / "s", (an_hour_ago, an_hour_ago))
+    reader.refresh()
+    assert reader.segments == 1
+    for copy in copies:
+        copy.unlink()
+    writer.add(["beta"], _rows(1, seed=1))  # a rename into the folder: a new mtime
+    reader.refresh()
+    assert set(reader.get(["alpha", "beta"])) == {"alpha", "beta"}
+
+
 def test_many_segments_merge_and_compaction_drops_only_what_is_not_kept(tmp_path: Path) -> None:
     store = SentenceStore(tmp_path / "s")
     for i in range(MAX_SEGMENTS + 1):
