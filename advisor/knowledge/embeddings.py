@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -19,6 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from advisor.config import Settings
 from advisor.errors import EmbeddingError
+from advisor.knowledge.files import write_atomic
 from advisor.knowledge.sentences import SentenceStore
 
 log = logging.getLogger(__name__)
@@ -225,17 +225,11 @@ class VectorCache:
         """Write these texts' vectors for the next process to load (best effort)."""
         unique = list(dict.fromkeys(texts))
         matrix = self.vectors(unique) if unique else np.zeros((0, 0), dtype=np.float32)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        name, rows = np.array(self.embedder.name), np.array(unique)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                np.savez(fh, embedder=np.array(self.embedder.name), texts=np.array(unique),
-                         vectors=matrix)  # fmt: skip
-            os.replace(tmp, path)  # workers may save at once; each rename is whole
+            write_atomic(path, lambda fh: np.savez(fh, embedder=name, texts=rows, vectors=matrix))
         except OSError as exc:  # a read-only or full disk only costs the next start time
             log.warning("could not save the vector cache %s: %s", path, exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         """One normalised row per text, embedding only those not held."""

@@ -17,16 +17,15 @@ IDF raised to a quarter of the mean IDF.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from advisor import text as _text
+from advisor.knowledge.files import keep_newest, write_atomic
 from advisor.knowledge.manifest import content_digest
 
 log = logging.getLogger(__name__)
@@ -89,24 +88,16 @@ class LexicalIndex:
         """Write the index and a word list to ``path`` (``.npz``) for ``load``; best effort:
         a read-only or full disk only costs the next start the rebuild."""
         m = self._matrix
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                np.savez(fh, vocabulary=np.array(list(self._column), dtype=str), idf=self._idf,
-                         size=np.array(self.size), shape=np.array(m.shape), data=m.data,
-                         indices=m.indices, indptr=m.indptr,
-                         words=np.array(sorted(words), dtype=str))  # fmt: skip
-            os.replace(tmp, path)
+            write_atomic(path, lambda fh: np.savez(
+                fh, vocabulary=np.array(list(self._column), dtype=str), idf=self._idf,
+                size=np.array(self.size), shape=np.array(m.shape), data=m.data,
+                indices=m.indices, indptr=m.indptr, words=np.array(sorted(words), dtype=str),
+            ))  # fmt: skip
         except OSError as exc:
             log.warning("could not save the lexical index %s: %s", path, exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             return
-        with contextlib.suppress(OSError):  # another worker may be pruning them too
-            saved = sorted(path.parent.glob("lexical-*.npz"), key=lambda p: p.stat().st_mtime)
-            for old in saved[:-KEEP_SAVED]:
-                old.unlink(missing_ok=True)
+        keep_newest(path.parent, "lexical-*.npz", KEEP_SAVED)
 
     @classmethod
     def load(cls, path: Path) -> tuple[LexicalIndex, set[str]] | None:

@@ -20,18 +20,19 @@ share the rows; a missing row only costs an embedding on first use.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from advisor.knowledge.files import write_atomic
 from advisor.quoting import passage_units
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ SEGMENT_ROWS = 16_384  # ingest writes a segment per this many new sentences (25
 
 
 _SETTLED_NS = 2_000_000_000  # a folder mtime older than this has seen every rename of its tick
+
+
+def _save(fh: BinaryIO, array: np.ndarray) -> None:
+    np.save(fh, array, allow_pickle=False)
 
 
 def sentence_key(text: str) -> int:
@@ -149,12 +154,8 @@ class SentenceStore:
             self.compact()
 
     def _write(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
         for suffix, array in (("vectors", vectors), ("keys", keys)):  # keys last: it is whole
-            tmp = self.root / f".{name}.{suffix}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as fh:
-                np.save(fh, array, allow_pickle=False)
-            os.replace(tmp, self.root / f"{name}.{suffix}.npy")
+            write_atomic(self.root / f"{name}.{suffix}.npy", functools.partial(_save, array=array))
 
     def compact(self, keep: set[int] | None = None) -> None:
         """Merge every segment into one, keeping only the keys in ``keep`` when given."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -18,6 +17,7 @@ import numpy as np
 from advisor.config import Settings
 from advisor.errors import IndexNotReadyError
 from advisor.knowledge.embeddings import Embedder
+from advisor.knowledge.files import keep_newest
 from advisor.knowledge.generations import Generations
 from advisor.knowledge.homes import make_generations
 from advisor.knowledge.manifest import content_digest
@@ -87,10 +87,7 @@ def _save(path: Path, passages: list[IndexedPassage], vectors: np.ndarray) -> No
             log.warning("could not save the snapshot %s: %s", path, exc)
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    with contextlib.suppress(OSError):  # another worker may be pruning them too
-        saved = sorted(path.parent.glob("snapshot-*"), key=lambda p: p.stat().st_mtime)
-        for old in saved[:-KEEP_SAVED]:
-            shutil.rmtree(old, ignore_errors=True)
+    keep_newest(path.parent, "snapshot-*", KEEP_SAVED)
 
 
 class IndexSnapshot:

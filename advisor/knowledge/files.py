@@ -1,0 +1,44 @@
+"""Whole-file writes and pruning for the caches under the data folder.
+
+Several workers may write the same cache file at once, and readers in other processes may
+open it at any moment, so every write goes to a process-unique temporary name and is
+renamed into place: a reader sees the old file or the new one, never a part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Create ``path`` (and its folder) with ``write(file)``, then rename it into place.
+
+    Raises OSError; the temporary file is removed on any failure.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def keep_newest(folder: Path, pattern: str, keep: int) -> None:
+    """Remove all but the ``keep`` most recently written entries of ``folder`` matching
+    ``pattern`` (files or folders); best effort, as another worker may be pruning too."""
+    with contextlib.suppress(OSError):
+        found = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime)
+        for old in found[:-keep] if keep else found:
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
