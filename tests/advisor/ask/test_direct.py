@@ -41,6 +41,13 @@ def test_a_choice_is_answered_in_the_first_sentence_with_the_option(advisor: Adv
     assert re.search(r"\b(pilot|one team|stages?)\b", first), first
 
 
+def test_a_figure_question_is_led_by_a_figure_when_its_entry_has_none(advisor: Advisor) -> None:
+    answer = advisor.ask("How many root causes of CRM failure do the sources name?")
+    assert answer.answered and answer.question_type == "how_many"
+    first = cited_sentences(answer.answer)[0][0]
+    assert re.search(r"\btwo\b", first), first
+
+
 def test_direct_advice_comes_with_article_evidence_quoted_verbatim(advisor: Advisor) -> None:
     answer = advisor.ask("Our reps refuse to use the CRM. What should we do?")
     assert answer.answered
