@@ -103,15 +103,12 @@ def ingest(as_json: bool) -> None:
 
         return tqdm(items, total=total, desc="embedding", unit="text")
 
-    advisor = _advisor()
     try:
-        report = run_ingest(advisor.settings, lambda: advisor.embedder, progress)
-        # Embed the fixed texts (question-type training, answer entries) now, once, so a
-        # one-shot `advisor ask` reads them from the data folder instead of embedding them.
-        advisor.warm(chat=False)
+        report = run_ingest(get_settings(), progress=progress)
     except AdvisorError as exc:
         _fail(exc)
         return
+    _save_fixed_vectors(report.added + report.updated + report.deleted > 0)
     if as_json:
         click.echo(json.dumps({**report.counts(), "repaired": report.repaired or None}))
     else:
@@ -119,6 +116,18 @@ def ingest(as_json: bool) -> None:
             click.echo(f"The serving index was unusable ({report.repaired}); rebuilt it.")
         counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
         click.echo(f"Index {report.generation}: {counts} ({report.seconds:.1f}s)")
+
+
+def _save_fixed_vectors(changed: bool) -> None:
+    """Embed the fixed texts (question-type training, answer entries) after an ingest that
+    changed the index, or when none are saved, so that a one-shot `advisor ask` reads them
+    instead of embedding them. The new index serves already: a failure only costs time."""
+    if not changed and any((get_settings().data_dir / "cache").glob("vectors-*.npz")):
+        return  # an ingest that found nothing to do stays quick
+    try:
+        _advisor().warm(full=False)
+    except Exception as exc:  # a warning, never a failed ingest
+        click.secho(f"warning: the fixed texts' vectors were not saved ({exc})", err=True)
 
 
 @main.command()

@@ -202,9 +202,9 @@ class Advisor:
         if close is not None:
             close()
 
-    def warm(self, *, chat: bool = True) -> None:
-        """Load the model, index and generator (and, if ``chat``, an in-process LLM) now,
-        and save the fixed texts' vectors under the data folder for later processes."""
+    def warm(self, *, full: bool = True) -> None:
+        """Load the model, index, generator and, if ``full``, the reviewer and an in-process
+        LLM now; save the fixed texts' vectors under the data folder for later processes."""
         searcher, generator = self.searcher, self.generator
         cache = VectorCache.shared(self.embedder)
         # One search loads Chroma's vector segment and runs the model once, so the first
@@ -214,12 +214,12 @@ class Advisor:
         prepare = getattr(generator, "warm", None)
         if prepare is not None:
             texts += prepare(curated(searcher.snapshot.passages)) or []
-        texts += self.reviewer.warm()
+        texts += self.reviewer.warm() if full else []
         texts = cache.unstored(texts + searcher.entries.questions)  # the store has the rest
-        if not set(texts) <= self._saved:
+        if (set(texts) != self._saved) if full else not set(texts) <= self._saved:
             cache.save(cache.file(self.settings.data_dir), texts)
             self._saved = set(texts)
-        writer = self.writer if chat else None
+        writer = self.writer if full else None
         load = getattr(writer.chat, "warm", None) if writer else None
         if load is not None:
             load()  # an in-process model loads now, not on the first question

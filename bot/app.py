@@ -147,7 +147,10 @@ def create_app(
         # An API route, not a bare one: it puts itself in the scope, so the middleware
         # labels /metrics by its path instead of ``unmatched``.
         app.add_api_route(
-            METRICS_PATH, metrics_endpoint(metrics, key), methods=["GET"], include_in_schema=False
+            METRICS_PATH,
+            metrics_endpoint(metrics, key),
+            methods=["GET", "HEAD"],
+            include_in_schema=False,
         )
         app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: times everything
     return app

@@ -2,7 +2,8 @@
 
 Several workers may write the same cache file at once, and readers in other processes may
 open it at any moment, so every write goes to a process-unique temporary name and is
-renamed into place: a reader sees the old file or the new one, never a part.
+renamed into place: a reader sees the old file or the new one, never a part, and two
+threads writing the same file do not share a temporary one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -20,7 +22,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
 
     Raises OSError; the temporary file is removed on any failure.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:

@@ -84,6 +84,7 @@ class SentenceStore:
         Called on every cache miss, so an unchanged folder costs one ``stat``, not a listing:
         every segment is renamed into the folder, which changes its mtime.
         """
+        now = time.time_ns()
         try:
             stamp = self.root.stat().st_mtime_ns
             if stamp == self._seen:
@@ -91,8 +92,6 @@ class SentenceStore:
             names = {p.name[: -len(".keys.npy")] for p in self.root.glob("*.keys.npy")}
         except OSError:
             return
-        # A stamp this fresh may not yet cover a rename in the same clock tick: look again.
-        self._seen = stamp if time.time_ns() - stamp > _SETTLED_NS else None
         with self._lock:
             for gone in set(self._segments) - names:
                 del self._segments[gone]
@@ -100,6 +99,10 @@ class SentenceStore:
                 segment = self._open(name)
                 if segment is not None:
                     self._segments[name] = segment
+            # Settled only when every segment opened (a failed open is tried again), and
+            # not while a rename in the same clock tick could still be missing.
+            whole = names <= set(self._segments)
+            self._seen = stamp if whole and now - stamp > _SETTLED_NS else None
 
     def _open(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         try:
@@ -154,8 +157,14 @@ class SentenceStore:
             self.compact()
 
     def _write(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
-        for suffix, array in (("vectors", vectors), ("keys", keys)):  # keys last: it is whole
-            write_atomic(self.root / f"{name}.{suffix}.npy", functools.partial(_save, array=array))
+        # Keys last: a segment exists once its keys do, and a failed keys write takes its
+        # vectors with it (``compact`` only finds segments by their keys).
+        write_atomic(self.root / f"{name}.vectors.npy", functools.partial(_save, array=vectors))
+        try:
+            write_atomic(self.root / f"{name}.keys.npy", functools.partial(_save, array=keys))
+        except BaseException:
+            (self.root / f"{name}.vectors.npy").unlink(missing_ok=True)
+            raise
 
     def compact(self, keep: set[int] | None = None) -> None:
         """Merge every segment into one, keeping only the keys in ``keep`` when given."""

@@ -63,6 +63,30 @@ def test_second_ingest_changes_nothing(data: Path) -> None:
     assert len(list((data / "cache").glob("vectors-*.npz"))) == 1
 
 
+def test_ingest_succeeds_when_the_fixed_texts_cannot_be_embedded(
+    tmp_path: Path, index_dir: Path
+) -> None:
+    """The new index serves already when the fixed texts are embedded; a failure there (a
+    bad question-type training folder here) is a warning, not a failed ingest."""
+    data = tmp_path / "data"
+    shutil.copytree(index_dir, data)
+    for saved in (data / "cache").glob("vectors-*.npz"):
+        saved.unlink()
+    (tmp_path / "no-questions").mkdir()
+    env = {
+        **os.environ,
+        "ADVISOR_DATA_DIR": str(data),
+        "ADVISOR_QUESTION_TRAINING_DIR": str(tmp_path / "no-questions"),
+    }
+    out = subprocess.run(
+        [ADVISOR, "ingest", "--json"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["skipped"] > 50
+    assert "warning: the fixed texts' vectors were not saved" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_ingest_reports_bad_files_and_fails(tmp_path: Path, corpus_copy: Path) -> None:
     (corpus_copy / "notes" / "broken.md").write_text("---\nid: [\n---\n", encoding="utf-8")
     env = {

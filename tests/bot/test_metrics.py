@@ -74,6 +74,8 @@ def test_a_metrics_key_closes_the_route_and_off_removes_it(serve: Serve, advisor
         assert "scrape-me" not in wrong.text
         right = get(f"{url}/metrics", headers={"Authorization": "Bearer scrape-me"})
         assert right.status_code == 200 and "advisor_http_requests_total" in right.text
+        head = httpx.head(f"{url}/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert head.status_code == 200 and head.content == b""
     with serve(advisor=advisor, metrics="off") as url:
         assert get(f"{url}/metrics").status_code == 404
 

@@ -31,3 +31,10 @@ def test_keep_newest_removes_the_oldest_files_and_folders(tmp_path: Path) -> Non
     (tmp_path / "other").write_text("not matched")
     keep_newest(tmp_path, "snap-*", 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "snap-c", "snap-d"]
+
+
+def test_keep_nothing_removes_every_match(tmp_path: Path) -> None:
+    (tmp_path / "snap-a").write_text("a")
+    (tmp_path / "snap-b").mkdir()
+    keep_newest(tmp_path, "snap-*", 0)
+    assert list(tmp_path.iterdir()) == []
