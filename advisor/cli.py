@@ -122,9 +122,13 @@ def _save_fixed_vectors(changed: bool) -> None:
     """Embed the fixed texts (question-type training, answer entries) after an ingest that
     changed the index, or when none are saved, so that a one-shot `advisor ask` reads them
     instead of embedding them. The new index serves already: a failure only costs time."""
-    if not changed and any((get_settings().data_dir / "cache").glob("vectors-*.npz")):
-        return  # an ingest that found nothing to do stays quick
+    from advisor.knowledge.embeddings import embedder_name, vectors_file
+
+    settings = get_settings()
     try:
+        name = embedder_name(settings)  # known without loading the model
+        if not changed and name and vectors_file(settings.data_dir, name).exists():
+            return  # an ingest that found nothing to do stays quick
         _advisor().warm(full=False)
     except Exception as exc:  # a warning, never a failed ingest
         click.secho(f"warning: the fixed texts' vectors were not saved ({exc})", err=True)

@@ -58,6 +58,11 @@ class Passage:
         """Stable display key: doc id and position."""
         return f"{self.doc_id}#{self.position}"
 
+    @staticmethod
+    def doc_of(key: str) -> str:
+        """The document id of a passage ``key``."""
+        return key.rsplit("#", 1)[0]
+
     def metadata(self) -> dict[str, str | int]:
         """Flat metadata for the vector store (scalars only)."""
         out: dict[str, str | int] = {

@@ -130,6 +130,14 @@ def embedder_name(settings: Settings) -> str | None:
 
 
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {"minilm": _minilm}
+
+
+def vectors_file(data_dir: Path, name: str) -> Path:
+    """The saved vector cache of the embedder called ``name`` under ``data_dir``."""
+    digest = hashlib.sha1(name.encode()).hexdigest()[:16]
+    return data_dir / "cache" / f"vectors-{digest}.npz"
+
+
 """Embedding backends by name; register another the same way."""
 
 
@@ -198,8 +206,7 @@ class VectorCache:
 
     def file(self, data_dir: Path) -> Path:
         """Where this embedder's saved vectors live under ``data_dir`` (one file per model)."""
-        digest = hashlib.sha1(self.embedder.name.encode()).hexdigest()[:16]
-        return data_dir / "cache" / f"vectors-{digest}.npz"
+        return vectors_file(data_dir, self.embedder.name)
 
     def load(self, path: Path) -> set[str]:
         """Take in the vectors ``save`` wrote (a missing, damaged or foreign file is skipped)."""

@@ -144,8 +144,8 @@ def _whole(
 ) -> frozenset[str]:
     """The unchanged passages of documents that lost none: a document whose last passages
     were cut keeps its first ones unchanged, yet must be re-indexed so the cut ones go."""
-    shrunk = {key.rsplit("#", 1)[0] for key in old if key not in wanted}
-    return frozenset(k for k in unchanged if k.rsplit("#", 1)[0] not in shrunk)
+    shrunk = {Passage.doc_of(key) for key in old if key not in wanted}
+    return frozenset(k for k in unchanged if Passage.doc_of(k) not in shrunk)
 
 
 def _serving(home: Generations) -> tuple[str, dict[str, Any], str]:
