@@ -51,9 +51,16 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the conversation store; default SQLite in data_dir."
     )
-    embedder: str = Field("minilm", description="Embedding backend name.")
+    embedder: str = Field(
+        "onnx",
+        description="Embedding backend: onnx (MiniLM on ONNX Runtime), onnx-int8 (its int8 "
+        "quantisation), torch (sentence-transformers on PyTorch).",
+    )
     embedding_model: str | None = Field(
         None, description="Path of a sentence-transformers model; default the bundled MiniLM."
+    )
+    onnx_threads: int = Field(
+        2, ge=1, le=64, description="ONNX Runtime threads for one embedding pass (intra-op)."
     )
     embed_batch: int = Field(
         32,
@@ -136,7 +143,8 @@ class Settings(BaseSettings):
     )
     review_model_dir: Path | None = Field(
         None,
-        description="Where trained plan-review models are kept (default: <data_dir>/models). "
+        description="Where built models are kept: the plan-review classifier and the ONNX "
+        "export of the embedding model (default: <data_dir>/models). "
         "Files are named by a digest of their inputs, so data folders may share one.",
     )
     question_training_dir: Path = Field(
@@ -177,6 +185,11 @@ class Settings(BaseSettings):
     def documents_path(self) -> Path:
         """Folder of the added documents."""
         return self.documents_dir or self.data_dir / "documents"
+
+    @property
+    def models_dir(self) -> Path:
+        """Folder of built models (plan-review classifier, ONNX export)."""
+        return self.review_model_dir or self.data_dir / "models"
 
     @property
     def index_dir(self) -> Path:

@@ -130,7 +130,7 @@ class Advisor:
         )
 
     def _model_dir(self) -> Path:
-        return self.settings.review_model_dir or self.settings.data_dir / "models"
+        return self.settings.models_dir
 
     @property
     def loaded(self) -> bool:

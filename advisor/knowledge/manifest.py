@@ -18,6 +18,7 @@ from typing import Any
 
 from advisor.config import Settings
 from advisor.knowledge.corpus import Passage, SourceDoc
+from advisor.knowledge.embeddings import vector_space
 
 MANIFEST_VERSION = 1
 EMPTY: dict[str, Any] = {"passages": {}}
@@ -106,7 +107,7 @@ def _relative(path: Path, corpus_dir: Path, added_dir: Path) -> str:
 
 def diff(settings: Settings, old: dict[str, Any], wanted: dict[str, str]) -> Diff:
     """Compare wanted passage digests with an old manifest (``EMPTY`` when none is usable)."""
-    same_setup = old.get("embedder") == settings.embedder and old.get("embedding_model") == (
+    same_setup = old.get("embedder") == vector_space(settings) and old.get("embedding_model") == (
         settings.embedding_model or ""
     )
     have: dict[str, str] = old["passages"] if same_setup else {}
@@ -130,7 +131,7 @@ def new_manifest(
     return {
         "version": MANIFEST_VERSION,
         "created": time.time(),
-        "embedder": settings.embedder,
+        "embedder": vector_space(settings),
         "embedding_model": settings.embedding_model or "",
         "collection": settings.collection,
         "passages": wanted,

@@ -1,4 +1,5 @@
-"""The embedder: concurrent queries share forward passes and get their own vectors back."""
+"""The embedders (ONNX and PyTorch): concurrent queries share forward passes and get their own
+vectors back."""
 
 from __future__ import annotations
 
@@ -10,19 +11,21 @@ import pytest
 
 from advisor.config import Settings
 from advisor.errors import EmbeddingError
-from advisor.knowledge.embeddings import SentenceTransformerEmbedder, make_embedder
+from advisor.knowledge.embeddings import BatchingEmbedder, make_embedder
 from evals.harness import questions
 
+BACKENDS = ["onnx", "torch"]
 
-@pytest.fixture(scope="module")
-def model() -> SentenceTransformerEmbedder:
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def model(request: pytest.FixtureRequest) -> BatchingEmbedder:
     """A model of this module's own, so its pass counter is not shared with other tests."""
-    made = make_embedder(Settings(data_dir=Path("unused"), embed_batch=32))
-    assert isinstance(made, SentenceTransformerEmbedder)
+    made = make_embedder(Settings(data_dir=Path("unused"), embed_batch=32, embedder=request.param))
+    assert isinstance(made, BatchingEmbedder)
     return made
 
 
-def _concurrently(model: SentenceTransformerEmbedder, texts: list[str]) -> list[list[float]]:
+def _concurrently(model: BatchingEmbedder, texts: list[str]) -> list[list[float]]:
     out: list[list[float]] = [[] for _ in texts]
     start = threading.Barrier(len(texts))
 
@@ -39,7 +42,7 @@ def _concurrently(model: SentenceTransformerEmbedder, texts: list[str]) -> list[
 
 
 def test_concurrent_queries_share_passes_and_keep_their_vectors(
-    model: SentenceTransformerEmbedder,
+    model: BatchingEmbedder,
 ) -> None:
     texts = questions()[:24]
     alone = np.array([model.embed_query(t) for t in texts])
@@ -51,16 +54,17 @@ def test_concurrent_queries_share_passes_and_keep_their_vectors(
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
 
 
-def test_a_batch_of_one_embeds_each_query_alone(tmp_path: Path) -> None:
-    model = make_embedder(Settings(data_dir=tmp_path, embed_batch=1))
-    assert isinstance(model, SentenceTransformerEmbedder)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_batch_of_one_embeds_each_query_alone(tmp_path: Path, backend: str) -> None:
+    model = make_embedder(Settings(data_dir=tmp_path, embed_batch=1, embedder=backend))
+    assert isinstance(model, BatchingEmbedder)
     before = model.passes
     _concurrently(model, questions()[:6])
     assert model.passes - before == 6
 
 
-def test_a_failed_pass_fails_every_query_in_it(model: SentenceTransformerEmbedder) -> None:
-    broken = SentenceTransformerEmbedder.__new__(SentenceTransformerEmbedder)
+def test_a_failed_pass_fails_every_query_in_it(model: BatchingEmbedder) -> None:
+    broken = BatchingEmbedder.__new__(BatchingEmbedder)
     broken.__dict__.update(model.__dict__)
     broken._queue, broken._queue_lock, broken._lock = [], threading.Lock(), threading.Lock()
 
@@ -84,6 +88,8 @@ def test_a_failed_pass_fails_every_query_in_it(model: SentenceTransformerEmbedde
     assert len(errors) == 8 and not any(t.is_alive() for t in threads)
 
 
-def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_missing_model_is_a_clear_error(tmp_path: Path, backend: str) -> None:
+    missing = str(tmp_path / "nothing")
     with pytest.raises(EmbeddingError, match="cannot load embedding model"):
-        make_embedder(Settings(data_dir=tmp_path, embedding_model=str(tmp_path / "nothing")))
+        make_embedder(Settings(data_dir=tmp_path, embedding_model=missing, embedder=backend))

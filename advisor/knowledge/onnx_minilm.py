@@ -1,0 +1,212 @@
+"""MiniLM on ONNX Runtime: exported once from the packaged model, served without PyTorch.
+
+The export runs ``torch.onnx.export`` (the TorchScript exporter) on the Hugging Face
+transformer inside the sentence-transformers folder, once per model digest, into
+``<models dir>/onnx/``. Serving loads only ``onnxruntime`` and ``tokenizers`` and applies the
+sentence-transformers pipeline of all-MiniLM-L6-v2 by hand: truncation at the folder's
+``max_seq_length``, mean pooling over the attention mask, L2 normalisation. The fp32 export
+matches the PyTorch embedder to about 1e-7 per coordinate (``tests/advisor/knowledge/
+test_onnx.py``), so both share one name, index and caches; the int8 variant
+(``onnxruntime.quantization.quantize_dynamic``) has a name of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advisor.errors import EmbeddingError
+from advisor.knowledge.embeddings import BatchingEmbedder, hub_offline
+
+log = logging.getLogger(__name__)
+
+EXPORT_VERSION = 1  # bump when the export changes, so old files are not read
+OPSET = 17
+_DIGESTED = ("config.json", "tokenizer.json", "sentence_bert_config.json", "1_Pooling/config.json")
+_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@lru_cache(maxsize=8)
+def _digest(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    h = hashlib.sha256()
+    for name, _, _ in stamp:
+        h.update(name.encode())
+        with open(Path(folder) / name, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def model_digest(model_path: Path) -> str:
+    """SHA-256 (hex) of a sentence-transformers folder's weights, tokenizer and configs.
+
+    Cached per process by file sizes and times, so only the first call reads the 90 MB.
+    """
+    names = [n for n in (*_DIGESTED, *_WEIGHTS) if (model_path / n).is_file()]
+    if not any(n in names for n in _WEIGHTS):
+        raise EmbeddingError(f"cannot load embedding model {model_path}: no weights found")
+    stats = [(n, (model_path / n).stat()) for n in names]
+    return _digest(str(model_path), tuple((n, st.st_size, st.st_mtime_ns) for n, st in stats))
+
+
+def onnx_file(models_dir: Path, model_path: Path, quantized: bool = False) -> Path:
+    """Where the export of ``model_path`` lives: named by its digest and the export version."""
+    tail = "-int8" if quantized else ""
+    digest = model_digest(model_path)[:16]
+    return models_dir / "onnx" / f"minilm-{digest}-v{EXPORT_VERSION}{tail}.onnx"
+
+
+def _pipeline_config(model_path: Path) -> int:
+    """The folder's max_seq_length, after checking its pooling is the mean this module does."""
+    try:
+        pooling = json.loads((model_path / "1_Pooling" / "config.json").read_text())
+        bert = json.loads((model_path / "sentence_bert_config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise EmbeddingError(
+            f"cannot load embedding model {model_path}: not a sentence-transformers folder ({exc})"
+        ) from exc
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
+    if modes != {"pooling_mode_mean_tokens"}:
+        raise EmbeddingError(
+            f"{model_path}: only mean pooling runs on ONNX; use ADVISOR_EMBEDDER=torch"
+        )
+    return int(bert.get("max_seq_length", 256))
+
+
+def export_onnx(model_path: Path, dest: Path) -> Path:
+    """Export the transformer of ``model_path`` to ONNX at ``dest`` (fp32; needs torch, onnx).
+
+    Raises EmbeddingError when torch or onnx is missing or the export fails.
+    """
+    hub_offline()
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise EmbeddingError(f"exporting MiniLM to ONNX needs torch and transformers: {exc}") from (
+            exc
+        )
+
+    class _Hidden(torch.nn.Module):
+        # transformers 5 takes these by keyword only; the exporter passes positionally
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    started = time.perf_counter()
+    try:
+        model = _Hidden(AutoModel.from_pretrained(str(model_path)).eval())
+        sample = torch.ones(1, 8, dtype=torch.long)
+        axes = {n: {0: "batch", 1: "tokens"} for n in (*_INPUTS, "last_hidden_state")}
+        # The tracer warns about Python branches on shapes; the vector test covers them.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model, (sample, sample, torch.zeros_like(sample)), str(tmp),
+                input_names=list(_INPUTS), output_names=["last_hidden_state"],
+                dynamic_axes=axes, opset_version=OPSET, dynamo=False,
+            )  # fmt: skip
+        os.replace(tmp, dest)  # concurrent exporters each write their own file; one wins
+    except Exception as exc:  # torch raises many kinds; all mean "no export"
+        raise EmbeddingError(f"could not export {model_path} to ONNX: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("exported %s to %s in %.1f s", model_path, dest, time.perf_counter() - started)
+    return dest
+
+
+def quantize_onnx(source: Path, dest: Path) -> Path:
+    """Write a dynamically int8-quantised copy of an fp32 export (weights int8, MatMuls int8)."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+        os.replace(tmp, dest)
+    except Exception as exc:
+        raise EmbeddingError(f"could not quantise {source}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def ensure_onnx(models_dir: Path, model_path: Path, quantized: bool = False) -> Path:
+    """The export for ``model_path``, made first if missing (about 10 s, once per model).
+
+    Raises EmbeddingError for a folder this module cannot serve, before any export.
+    """
+    _pipeline_config(model_path)
+    path = onnx_file(models_dir, model_path, quantized)
+    if path.is_file():
+        return path
+    fp32 = onnx_file(models_dir, model_path)
+    if not fp32.is_file():
+        log.warning("exporting the embedding model to ONNX once (%s)", fp32)
+        export_onnx(model_path, fp32)
+    return quantize_onnx(fp32, path) if quantized else fp32
+
+
+class OnnxEmbedder(BatchingEmbedder):
+    """MiniLM through ONNX Runtime and Hugging Face ``tokenizers``; no torch import.
+
+    ``threads`` is ONNX Runtime's intra-op thread count for one forward pass. Spinning is
+    off: idle pool threads that spin would take a core from the web server's other work on
+    a small host.
+    """
+
+    def __init__(
+        self, onnx_path: Path, model_path: Path, name: str, max_batch: int = 32, threads: int = 2
+    ) -> None:
+        super().__init__(name, max_batch)
+        self.model_path, self.onnx_path = model_path, onnx_path
+        max_tokens = _pipeline_config(model_path)
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+            self._tokenizer.enable_truncation(max_length=max_tokens)
+            self._tokenizer.enable_padding()
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._session = ort.InferenceSession(
+                str(onnx_path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime and tokenizers raise their own kinds
+            raise EmbeddingError(f"cannot load ONNX model {onnx_path}: {exc}") from exc
+        self._wants_types = any(i.name == "token_type_ids" for i in self._session.get_inputs())
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        encoded = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if self._wants_types:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
