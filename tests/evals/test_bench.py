@@ -14,9 +14,12 @@ from click.testing import CliRunner
 from advisor.config import get_settings
 from evals.bench import main
 
-ROWS = [
-    "floor: embed + Chroma query",
+RUN_ROWS = [
+    "floor: bare model call + raw Chroma query",
     "floor via LangChain Chroma",
+    "query embedding, bare model call",
+    "query embedding, advisor's embedder",
+    "embedder overhead (lock, queue)",
     "Advisor.ask in process",
     "/v1/ask over HTTP",
     "Advisor.review in process",
@@ -31,6 +34,13 @@ ROWS = [
     "peak RSS, server",
     "peak RSS, bench process",
 ]
+JUDGED = {5, 6, 8, 9, 13, 15, 16, 17}  # rows with a target, whatever their verdict
+COMPARED = [
+    "onnx vs torch: query embedding p50, speed-up",
+    "onnx vs torch: server peak RSS, share",
+    "onnx vs torch: throughput at 4 clients, share",
+]
+ROWS = [f"{row} [{tag}]" for tag in ("onnx", "torch") for row in RUN_ROWS] + COMPARED
 
 
 def test_bench_runs_every_section_and_writes_sane_figures(
@@ -52,23 +62,17 @@ def test_bench_runs_every_section_and_writes_sane_figures(
         assert any(line.startswith(name + " ") for line in printed), f"no row {name!r}"
     report = json.loads(out.read_text(encoding="utf-8"))
     assert [row[0] for row in report["table"]] == ROWS
-    for mode in ("floor", "floor_langchain", "in_process", "http", "review"):
-        assert report[mode]["n"] == 5 and 0 < report[mode]["p50_ms"] <= report[mode]["p95_ms"]
-    assert report["http"]["answered"] > 0 and report["http"]["server_total_p50_ms"] > 0
-    long = report["review"]["long_plan"]
-    assert report["review"]["long_plan_words"] >= 3000 and 0 < long["p50_ms"] <= long["p95_ms"]
-    assert set(report["throughput"]) == {"1", "4"}
-    for level in report["throughput"].values():
-        assert level["requests"] == 16 and level["errors"] == 0 and level["throughput_rps"] > 0
-    ingest = report["ingest"]
-    assert ingest["full_s"] > 0 and ingest["unchanged_s"] > 0
-    assert ingest["full"]["added"] > 0
-    unchanged = ingest["unchanged"]
-    assert unchanged["added"] == unchanged["updated"] == unchanged["deleted"] == 0
-    cold = report["cold_start"]
-    assert 0 < cold["ready_s"] <= cold["first_answer_s"]
-    assert report["server_memory"]["rss_max_mb"] > 100  # the model alone is more
-    assert report["bench_memory"]["rss_max_mb"] > 100
+    assert list(report["runs"]) == ["onnx", "torch"]
+    for tag, run in report["runs"].items():
+        assert run["setup"]["backend"] == tag
+        _sane_run(run)
+    assert (
+        report["runs"]["onnx"]["setup"]["embedder"] == report["runs"]["torch"]["setup"]["embedder"]
+    )
+    assert set(report["compare"]) == {
+        "embed_speedup_x", "rss_share", "throughput_share", "throughput_clients"
+    }  # fmt: skip
+    assert all(v > 0 for v in report["compare"].values())
     assert report["machine"]["cpus"] >= 1 and report["setup"]["database"] == "sqlite"
     assert set(report["targets"]) == {
         "in_process_x",
@@ -78,7 +82,36 @@ def test_bench_runs_every_section_and_writes_sane_figures(
         "peak_rss_mb",
         "review_s",
         "long_review_s",
+        "embed_speedup_x",
+        "rss_share",
+        "throughput_share",
     }
     # Every measurement with a target is judged, whatever the verdict.
     judged = {row[0] for row in report["table"] if row[6]}
-    assert judged == {ROWS[i] for i in (2, 3, 5, 6, 10, 12, 13, 14)}
+    wanted = {f"{RUN_ROWS[i]} [{tag}]" for tag in ("onnx", "torch") for i in JUDGED}
+    assert judged == wanted | set(COMPARED)
+
+
+def test_an_unknown_embedder_is_refused() -> None:
+    result = CliRunner().invoke(main, ["--embedders", "onnx,gpu"])
+    assert result.exit_code == 2 and "--embedders" in result.output
+
+
+def _sane_run(run: dict) -> None:  # type: ignore[type-arg]
+    for mode in ("floor", "floor_langchain", "embed_bare", "embed", "in_process", "http", "review"):
+        assert run[mode]["n"] == 5 and 0 < run[mode]["p50_ms"] <= run[mode]["p95_ms"]
+    assert run["http"]["answered"] > 0 and run["http"]["server_total_p50_ms"] > 0
+    long = run["review"]["long_plan"]
+    assert run["review"]["long_plan_words"] >= 3000 and 0 < long["p50_ms"] <= long["p95_ms"]
+    assert set(run["throughput"]) == {"1", "4"}
+    for level in run["throughput"].values():
+        assert level["requests"] == 16 and level["errors"] == 0 and level["throughput_rps"] > 0
+    ingest = run["ingest"]
+    assert ingest["full_s"] > 0 and ingest["unchanged_s"] > 0
+    assert ingest["full"]["added"] > 0
+    unchanged = ingest["unchanged"]
+    assert unchanged["added"] == unchanged["updated"] == unchanged["deleted"] == 0
+    cold = run["cold_start"]
+    assert 0 < cold["ready_s"] <= cold["first_answer_s"]
+    assert run["server_memory"]["rss_max_mb"] > 100  # the model alone is more
+    assert run["bench_memory"]["rss_max_mb"] > 100
