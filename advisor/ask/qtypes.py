@@ -33,6 +33,7 @@ import yaml
 
 from advisor.ask.questions import QUESTION_TYPES, asked_text, rule_matches
 from advisor.errors import ConfigError
+from advisor.knowledge.corpus import YAML_LOADER
 from advisor.knowledge.embeddings import Embedder, VectorCache
 
 EMBED_WEIGHT = 3.0  # scale of the unit sentence vector beside the rule and n-gram columns
@@ -53,7 +54,7 @@ def load_questions(folder: Path) -> list[LabelledQuestion]:
     items: list[LabelledQuestion] = []
     for path in sorted(folder.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
             rows = data["questions"]
             items += [LabelledQuestion(str(r["text"]), str(r["type"])) for r in rows]
         except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:

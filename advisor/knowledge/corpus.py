@@ -37,7 +37,8 @@ _SYMBOL_ONLY = re.compile(r"^[\W_]*$")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
 # libyaml's safe loader when it is there: the same documents, parsed about ten times faster.
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml when installed: the pure-Python loader reads the training files 10 times slower.
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PAGE = re.compile(r"Page (\d+)")  # an added PDF's page sections (advisor.knowledge.convert)
 
 
@@ -222,7 +223,7 @@ def parse_text(path: Path, raw: str, rules: Iterable[Rule]) -> SourceDoc:
     if not m:
         raise CorpusError(f"{path.name}: no front matter", [(str(path), "no front matter")])
     try:
-        meta = yaml.load(m.group(1), Loader=_LOADER)
+        meta = yaml.load(m.group(1), Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
         reason = f"broken front matter: {str(exc).splitlines()[0]}"
         raise CorpusError(f"{path.name}: {reason}", [(str(path), reason)]) from exc

@@ -34,6 +34,7 @@ OPSET = 17
 _DIGESTED = ("config.json", "tokenizer.json", "sentence_bert_config.json", "1_Pooling/config.json")
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+CHUNK = 32  # texts per forward pass of a long list: sentence-transformers' default batch
 
 
 @lru_cache(maxsize=8)
@@ -184,7 +185,6 @@ class OnnxEmbedder(BatchingEmbedder):
 
             self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
             self._tokenizer.enable_truncation(max_length=max_tokens)
-            self._tokenizer.enable_padding()
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
@@ -200,8 +200,24 @@ class OnnxEmbedder(BatchingEmbedder):
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         encoded = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        # As sentence-transformers' encode does: longest first, in chunks, so a batch is
+        # padded only to its own longest text, not the longest of thousands.
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded[i].ids))
+        out = np.empty((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(order), CHUNK):
+            rows = order[start : start + CHUNK]
+            vectors = self._pass([encoded[i] for i in rows])
+            if out.shape[1] == 0:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        return out
+
+    def _pass(self, encoded: list[Any]) -> np.ndarray:
+        width = max(len(e.ids) for e in encoded)
+        ids = np.zeros((len(encoded), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encoded):
+            ids[row, : len(e.ids)], mask[row, : len(e.ids)] = e.ids, e.attention_mask
         feeds = {"input_ids": ids, "attention_mask": mask}
         if self._wants_types:
             feeds["token_type_ids"] = np.zeros_like(ids)

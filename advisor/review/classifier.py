@@ -35,6 +35,7 @@ import numpy as np
 import yaml
 
 from advisor.errors import ConfigError
+from advisor.knowledge.corpus import YAML_LOADER
 from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
 
 log = logging.getLogger("advisor.review")
@@ -75,7 +76,7 @@ def load_examples(folder: Path, patterns: list[str]) -> list[Example]:
     if not files:
         raise ConfigError(f"no plan-review training data in {folder} (*.yaml)")
     for path in files:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         for n, item in enumerate(data.get("items") or []):
             pattern, label = item.get("pattern"), item.get("label")
             if label not in LABELS or (label != "neutral") != (pattern in patterns):

@@ -22,6 +22,7 @@ from advisor.knowledge.embeddings import (
     vector_space,
 )
 from advisor.knowledge.onnx_minilm import OnnxEmbedder, model_digest, onnx_file
+from evals.harness import questions
 
 TEXTS = [
     "Why do CRM projects fail?",
@@ -50,6 +51,13 @@ def test_fp32_vectors_match_pytorch(embedder, torch_model: BatchingEmbedder) -> 
     single = np.array([embedder.embed_query(t) for t in TEXTS[:3]])
     assert (single * reference[:3]).sum(axis=1).min() > 1 - 1e-5
     assert embedder.name == torch_model.name  # so both read one index and one cache
+
+
+def test_a_long_list_is_embedded_in_chunks_and_keeps_its_order(embedder, torch_model) -> None:  # type: ignore[no-untyped-def]
+    texts = [q * (1 + i % 3) for i, q in enumerate(questions()[:75])]  # three chunks, mixed
+    onnx = np.array(embedder.embed_documents(texts))
+    reference = np.array(torch_model.embed_documents(texts))
+    assert (onnx * reference).sum(axis=1).min() > 1 - 1e-5
 
 
 def test_both_backends_share_a_vector_space_and_int8_has_its_own() -> None:
