@@ -185,6 +185,9 @@ class OnnxEmbedder(BatchingEmbedder):
 
             self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
             self._tokenizer.enable_truncation(max_length=max_tokens)
+            # The file may pad every text to a fixed length (MiniLM's pads to 128 or 256);
+            # _pass pads each batch to its own longest text instead.
+            self._tokenizer.no_padding()
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

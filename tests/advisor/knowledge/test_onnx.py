@@ -53,6 +53,12 @@ def test_fp32_vectors_match_pytorch(embedder, torch_model: BatchingEmbedder) -> 
     assert embedder.name == torch_model.name  # so both read one index and one cache
 
 
+def test_a_short_text_is_not_padded_to_the_files_fixed_length(embedder) -> None:  # type: ignore[no-untyped-def]
+    # MiniLM's tokenizer.json pads every text to 128 tokens: a 7-token query would cost a
+    # 128-token pass (30 ms instead of 8 here) with the very same vector.
+    assert len(embedder._tokenizer.encode("Why do CRM projects fail?").ids) < 16
+
+
 def test_a_long_list_is_embedded_in_chunks_and_keeps_its_order(embedder, torch_model) -> None:  # type: ignore[no-untyped-def]
     texts = [q * (1 + i % 3) for i, q in enumerate(questions()[:75])]  # three chunks, mixed
     onnx = np.array(embedder.embed_documents(texts))
