@@ -26,8 +26,9 @@ from typing import Any
 import click
 
 from advisor import Settings
-from evals.bench import bench_cold_start, machine, timed
+from evals.bench import bench_cold_start, timed
 from evals.bench_corpus import DEFAULT_DIR
+from evals.bench_report import machine
 from evals.harness import advisor_server, questions
 from evals.load import LOAD_KEY, server_env
 

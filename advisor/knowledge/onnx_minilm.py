@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from advisor.errors import EmbeddingError
-from advisor.knowledge.embeddings import BatchingEmbedder, hub_offline
+from advisor.knowledge.batching import BatchingEmbedder, hub_offline
 
 log = logging.getLogger(__name__)
 
