@@ -78,12 +78,11 @@ def _minilm_torch(settings: Settings) -> Embedder:
 
 def _minilm_onnx(settings: Settings, quantized: bool = False) -> Embedder:
     # Imported here so that the PyTorch embedder never loads onnxruntime, and vice versa.
-    from advisor.knowledge.onnx_minilm import OnnxEmbedder, ensure_onnx
+    from advisor.knowledge.onnx_minilm import load_onnx
 
-    path = Path(_minilm_path(settings))
-    exported = ensure_onnx(settings.models_dir, path, quantized)
     name = _minilm_name(settings) + ("+int8" if quantized else "")
-    return OnnxEmbedder(exported, path, name, settings.embed_batch, settings.onnx_threads)
+    path, s = Path(_minilm_path(settings)), settings
+    return load_onnx(s.models_dir, path, name, quantized, s.embed_batch, s.onnx_threads)
 
 
 def embedder_name(settings: Settings) -> str | None:

@@ -165,6 +165,26 @@ def ensure_onnx(models_dir: Path, model_path: Path, quantized: bool = False) -> 
     return quantize_onnx(fp32, path) if quantized else fp32
 
 
+def load_onnx(
+    models_dir: Path, model_path: Path, name: str, quantized: bool, max_batch: int, threads: int
+) -> OnnxEmbedder:
+    """The embedder on the export of ``model_path``, exporting it first when missing, and
+    once more when the file on disk cannot be loaded (a copy cut short, a disk error).
+
+    Raises EmbeddingError when the model cannot be exported or loaded.
+    """
+    exported = ensure_onnx(models_dir, model_path, quantized)
+    try:
+        return OnnxEmbedder(exported, model_path, name, max_batch, threads)
+    except EmbeddingError as exc:
+        log.warning("exporting again: %s", exc)
+        exported.unlink(missing_ok=True)
+        if quantized:  # the int8 file is made from the fp32 one, which may be the bad one
+            onnx_file(models_dir, model_path).unlink(missing_ok=True)
+        exported = ensure_onnx(models_dir, model_path, quantized)
+        return OnnxEmbedder(exported, model_path, name, max_batch, threads)
+
+
 class OnnxEmbedder(BatchingEmbedder):
     """MiniLM through ONNX Runtime and Hugging Face ``tokenizers``; no torch import.
 

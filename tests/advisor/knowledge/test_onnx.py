@@ -126,6 +126,18 @@ def test_a_missing_export_without_torch_is_a_clear_error(
     assert not list((tmp_path / "models").glob("onnx/*"))  # no half-written file is left
 
 
+def test_an_export_cut_short_is_made_again(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    models = tmp_path / "models"
+    settings = Settings(data_dir=tmp_path, review_model_dir=models)
+    good = onnx_file(embedder.onnx_path.parent.parent, embedder.model_path)
+    broken = onnx_file(models, embedder.model_path)
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(good.read_bytes()[:100])  # as a copy or a full disk leaves it
+    again = make_embedder(settings)
+    assert broken.stat().st_size == good.stat().st_size
+    assert np.allclose(again.embed_query(TEXTS[0]), embedder.embed_query(TEXTS[0]), atol=1e-6)
+
+
 def test_an_answer_imports_no_torch(settings: Settings) -> None:
     """A whole question in a fresh process, on the shared index: ONNX Runtime only."""
     script = (
