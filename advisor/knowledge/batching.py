@@ -47,12 +47,16 @@ class BatchingEmbedder(Embeddings):
         return vectors
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed passages (normalised vectors)."""
+        """Embed passages: one unit-length vector (384 floats for MiniLM) per text, in order.
+
+        Raises what the backend raises; ``embed_matrix`` wraps it in EmbeddingError.
+        """
         with self._lock:
             return self._encode(texts)
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one query (normalised); queries waiting meanwhile go in one batch."""
+        """Embed one query: a unit-length vector. Queries waiting meanwhile share one pass;
+        a failed pass raises its error in every query it carried."""
         if self.max_batch <= 1:
             with self._lock:
                 return self._encode([text])[0]
@@ -77,12 +81,21 @@ class BatchingEmbedder(Embeddings):
                 with self._queue_lock:
                     batch = self._queue[: self.max_batch]
                     del self._queue[: self.max_batch]
-                try:
-                    vectors = self._encode([t for t, _ in batch])
-                except Exception as exc:
-                    for _, slot in batch:
-                        slot.set_exception(exc)
-                    continue
-                for (_, slot), vector in zip(batch, vectors, strict=True):
-                    slot.set_result(vector)
+                if not batch:  # only a pass that died without settling its slots does this
+                    mine.set_exception(RuntimeError("a query was lost by a failed pass"))
+                    break
+                self._serve(batch)
         return mine.result()
+
+    def _serve(self, batch: list[tuple[str, Future[list[float]]]]) -> None:
+        """Run one pass for ``batch`` and settle every slot, whatever happens."""
+        try:
+            vectors = self._encode([t for t, _ in batch])
+            for (_, slot), vector in zip(batch, vectors, strict=True):
+                slot.set_result(vector)
+        except BaseException as exc:  # even an interrupt must not leave a waiter hanging
+            for _, slot in batch:
+                if not slot.done():
+                    slot.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise

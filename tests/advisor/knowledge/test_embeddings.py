@@ -63,29 +63,56 @@ def test_a_batch_of_one_embeds_each_query_alone(tmp_path: Path, backend: str) ->
     assert model.passes - before == 6
 
 
-def test_a_failed_pass_fails_every_query_in_it(model: BatchingEmbedder) -> None:
-    broken = BatchingEmbedder.__new__(BatchingEmbedder)
-    broken.__dict__.update(model.__dict__)
-    broken._queue, broken._queue_lock, broken._lock = [], threading.Lock(), threading.Lock()
+class Stub(BatchingEmbedder):
+    """A backend whose first pass waits until ``waiting`` queries are queued behind it."""
 
-    def fail(texts: list[str]) -> list[list[float]]:
-        raise RuntimeError("out of memory")
+    def __init__(self, waiting: int, fail: bool) -> None:
+        super().__init__("stub", max_batch=32)
+        self.waiting, self.fail, self.batches = waiting, fail, []  # type: ignore[var-annotated]
 
-    broken._encode = fail  # type: ignore[method-assign]
-    errors: list[BaseException] = []
+    def _run(self, texts: list[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        while len(self.batches) == 1 and len(self._queue) < self.waiting:
+            threading.Event().wait(0.01)
+        if self.fail:
+            raise RuntimeError("out of memory")
+        return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
 
-    def ask() -> None:
+
+def _ask_all(stub: Stub, texts: list[str]) -> tuple[list[object], list[threading.Thread]]:
+    got: list[object] = [None] * len(texts)
+
+    def ask(i: int) -> None:
         try:
-            broken.embed_query("Who should own the CRM project?")
+            got[i] = stub.embed_query(texts[i])
         except RuntimeError as exc:
-            errors.append(exc)
+            got[i] = exc
 
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for t in threads:
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(texts))]
+    threads[0].start()
+    while not stub.batches:  # the first query is in its pass, alone
+        threading.Event().wait(0.01)
+    for t in threads[1:]:
         t.start()
     for t in threads:
         t.join(30)
-    assert len(errors) == 8 and not any(t.is_alive() for t in threads)
+    assert not any(t.is_alive() for t in threads)
+    return got, threads
+
+
+def test_queries_that_arrive_during_a_lone_pass_share_the_next_one() -> None:
+    stub = Stub(waiting=7, fail=False)
+    texts = [f"question {'x' * i}" for i in range(8)]
+    got, _ = _ask_all(stub, texts)
+    assert [len(b) for b in stub.batches] == [1, 7]  # one lone pass, then one shared
+    assert got == [[float(len(t)), 1.0] for t in texts]  # each its own vector
+
+
+def test_a_failed_pass_fails_every_query_in_it() -> None:
+    stub = Stub(waiting=7, fail=True)
+    got, _ = _ask_all(stub, [f"q{i}" for i in range(8)])
+    assert [len(b) for b in stub.batches] == [1, 7]
+    assert all(isinstance(g, RuntimeError) for g in got)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
