@@ -37,7 +37,6 @@ _SYMBOL_ONLY = re.compile(r"^[\W_]*$")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
 # libyaml's safe loader when it is there: the same documents, parsed about ten times faster.
-# libyaml when installed: the pure-Python loader reads the training files 10 times slower.
 YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PAGE = re.compile(r"Page (\d+)")  # an added PDF's page sections (advisor.knowledge.convert)
 

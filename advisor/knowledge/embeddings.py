@@ -85,6 +85,20 @@ def _minilm_onnx(settings: Settings, quantized: bool = False) -> Embedder:
     return load_onnx(s.models_dir, path, name, quantized, s.embed_batch, s.onnx_threads)
 
 
+def prepare_embedder(settings: Settings) -> None:
+    """Build what the settings' embedder needs on disk without loading it: the ONNX export
+    (about 10 s, once per model). Ingest calls it, so that an install that already has an
+    index gets its export there, not from server workers starting together.
+
+    Raises EmbeddingError as ``make_embedder`` would.
+    """
+    if settings.embedder in ("onnx", "minilm", "onnx-int8"):
+        from advisor.knowledge.onnx_minilm import ensure_onnx
+
+        path = Path(_minilm_path(settings))
+        ensure_onnx(settings.models_dir, path, quantized=settings.embedder == "onnx-int8")
+
+
 def embedder_name(settings: Settings) -> str | None:
     """The ``name`` the settings' embedder will have, without loading it (None: unknown
     until it is built). Raises EmbeddingError as ``make_embedder`` would.
@@ -128,8 +142,9 @@ def make_embedder(settings: Settings) -> Embedder:
     try:
         factory = EMBEDDERS[settings.embedder]
     except KeyError:
+        known = ", ".join(EMBEDDERS)
         raise EmbeddingError(
-            f"unknown embedder {settings.embedder!r}; known: {', '.join(EMBEDDERS)}"
+            f"unknown embedder {settings.embedder!r} (ADVISOR_EMBEDDER); known: {known}"
         ) from None
     return factory(settings)
 

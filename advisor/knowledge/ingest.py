@@ -16,7 +16,13 @@ from typing import Any
 from advisor.config import Settings
 from advisor.errors import AdvisorError, IndexingError, IndexNotReadyError
 from advisor.knowledge.corpus import Passage, load_corpus, split_document
-from advisor.knowledge.embeddings import Embedder, embed_matrix, embedder_name, make_embedder
+from advisor.knowledge.embeddings import (
+    Embedder,
+    embed_matrix,
+    embedder_name,
+    make_embedder,
+    prepare_embedder,
+)
 from advisor.knowledge.generations import Generations, Progress
 from advisor.knowledge.homes import make_generations
 from advisor.knowledge.manifest import (
@@ -75,6 +81,8 @@ def ingest(
     """
     home = make_generations(settings)
     try:
+        if embedder_factory is None:  # a process of its own, as `advisor ingest` is
+            prepare_embedder(settings)
         return _ingest(settings, home, embedder_factory, progress)
     except AdvisorError as exc:
         if isinstance(exc, IndexNotReadyError):  # an unreachable server, say

@@ -12,10 +12,12 @@ test_onnx.py``), so both share one name, index and caches; the int8 variant
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import threading
 import time
 import warnings
 from functools import lru_cache
@@ -56,8 +58,11 @@ def model_digest(model_path: Path) -> str:
     names = [n for n in (*_DIGESTED, *_WEIGHTS) if (model_path / n).is_file()]
     if not any(n in names for n in _WEIGHTS):
         raise EmbeddingError(f"cannot load embedding model {model_path}: no weights found")
-    stats = [(n, (model_path / n).stat()) for n in names]
-    return _digest(str(model_path), tuple((n, st.st_size, st.st_mtime_ns) for n, st in stats))
+    try:
+        stats = [(n, (model_path / n).stat()) for n in names]
+        return _digest(str(model_path), tuple((n, st.st_size, st.st_mtime_ns) for n, st in stats))
+    except OSError as exc:
+        raise EmbeddingError(f"cannot load embedding model {model_path}: {exc}") from exc
 
 
 def onnx_file(models_dir: Path, model_path: Path, quantized: bool = False) -> Path:
@@ -67,21 +72,49 @@ def onnx_file(models_dir: Path, model_path: Path, quantized: bool = False) -> Pa
     return models_dir / "onnx" / f"minilm-{digest}-v{EXPORT_VERSION}{tail}.onnx"
 
 
-def _pipeline_config(model_path: Path) -> int:
-    """The folder's max_seq_length, after checking its pooling is the mean this module does."""
+_MODULES = ["Transformer", "Pooling", "Normalize"]  # what _run does by hand, in this order
+
+
+def _read_json(path: Path) -> Any:
     try:
-        pooling = json.loads((model_path / "1_Pooling" / "config.json").read_text())
-        bert = json.loads((model_path / "sentence_bert_config.json").read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EmbeddingError(
-            f"cannot load embedding model {model_path}: not a sentence-transformers folder ({exc})"
+            f"cannot load embedding model {path.parent}: not a sentence-transformers folder ({exc})"
         ) from exc
+
+
+def _pipeline_config(model_path: Path) -> int:
+    """The folder's max_seq_length, after checking that its pipeline is the one ``_run``
+    does by hand: Transformer, mean Pooling, optionally Normalize; no lower-casing of its
+    own and no prompt. Raises EmbeddingError for any other, pointing at the torch backend.
+    """
+    modules = [
+        str(m.get("type", "")).rsplit(".", 1)[-1] for m in _read_json(model_path / "modules.json")
+    ]
+    pooling = _read_json(model_path / "1_Pooling" / "config.json")
+    bert = _read_json(model_path / "sentence_bert_config.json")
+    extra = model_path / "config_sentence_transformers.json"
+    prompts = _read_json(extra) if extra.is_file() else {}
     modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
-    if modes != {"pooling_mode_mean_tokens"}:
+    unlike = [
+        f"modules {modules}" if modules not in (_MODULES, _MODULES[:2]) else "",
+        f"pooling {sorted(modes)}" if modes != {"pooling_mode_mean_tokens"} else "",
+        "do_lower_case" if bert.get("do_lower_case") else "",
+        "prompts" if prompts.get("prompts") or prompts.get("default_prompt_name") else "",
+        "no max_seq_length" if not isinstance(bert.get("max_seq_length"), int) else "",
+    ]
+    if any(unlike):
         raise EmbeddingError(
-            f"{model_path}: only mean pooling runs on ONNX; use ADVISOR_EMBEDDER=torch"
+            f"{model_path}: only mean pooling of a plain transformer runs on ONNX here "
+            f"({', '.join(u for u in unlike if u)}); use ADVISOR_EMBEDDER=torch"
         )
-    return int(bert.get("max_seq_length", 256))
+    return int(bert["max_seq_length"])
+
+
+def _temp(dest: Path) -> Path:
+    # Process and thread in the name: two exporters never write the same temporary file.
+    return dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
 def export_onnx(model_path: Path, dest: Path) -> Path:
@@ -110,10 +143,10 @@ def export_onnx(model_path: Path, dest: Path) -> Path:
             )
             return out.last_hidden_state
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    tmp = _temp(dest)
     started = time.perf_counter()
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
         model = _Hidden(AutoModel.from_pretrained(str(model_path)).eval())
         sample = torch.ones(1, 8, dtype=torch.long)
         axes = {n: {0: "batch", 1: "tokens"} for n in (*_INPUTS, "last_hidden_state")}
@@ -136,7 +169,7 @@ def export_onnx(model_path: Path, dest: Path) -> Path:
 
 def quantize_onnx(source: Path, dest: Path) -> Path:
     """Write a dynamically int8-quantised copy of an fp32 export (weights int8, MatMuls int8)."""
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    tmp = _temp(dest)
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -158,25 +191,39 @@ def ensure_onnx(models_dir: Path, model_path: Path, quantized: bool = False) -> 
     path = onnx_file(models_dir, model_path, quantized)
     if path.is_file():
         return path
-    fp32 = onnx_file(models_dir, model_path)
-    if not fp32.is_file():
-        log.warning("exporting the embedding model to ONNX once (%s)", fp32)
-        export_onnx(model_path, fp32)
-    return quantize_onnx(fp32, path) if quantized else fp32
+    # One exporter at a time: server workers that start together wait for the first one's
+    # file instead of each importing torch and exporting the same model.
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path.parent / ".export.lock", "a+b")  # noqa: SIM115 (held below)
+    except OSError as exc:
+        raise EmbeddingError(f"cannot write the ONNX export under {path.parent}: {exc}") from exc
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fp32 = onnx_file(models_dir, model_path)
+        if not fp32.is_file():
+            log.warning("exporting the embedding model to ONNX once (%s)", fp32)
+            export_onnx(model_path, fp32)
+        if quantized and not path.is_file():
+            quantize_onnx(fp32, path)
+    return path
+
+
+class UnreadableExport(EmbeddingError):
+    """The export file on disk cannot be loaded by ONNX Runtime (cut short, damaged)."""
 
 
 def load_onnx(
     models_dir: Path, model_path: Path, name: str, quantized: bool, max_batch: int, threads: int
 ) -> OnnxEmbedder:
     """The embedder on the export of ``model_path``, exporting it first when missing, and
-    once more when the file on disk cannot be loaded (a copy cut short, a disk error).
-
-    Raises EmbeddingError when the model cannot be exported or loaded.
+    once more when ONNX Runtime cannot load the file on disk (a copy cut short, a disk
+    error). Raises EmbeddingError when the model cannot be exported or loaded.
     """
     exported = ensure_onnx(models_dir, model_path, quantized)
     try:
         return OnnxEmbedder(exported, model_path, name, max_batch, threads)
-    except EmbeddingError as exc:
+    except UnreadableExport as exc:
         log.warning("exporting again: %s", exc)
         exported.unlink(missing_ok=True)
         if quantized:  # the int8 file is made from the fp32 one, which may be the bad one
@@ -190,24 +237,32 @@ class OnnxEmbedder(BatchingEmbedder):
 
     ``threads`` is ONNX Runtime's intra-op thread count for one forward pass. Spinning is
     off: idle pool threads that spin would take a core from the web server's other work on
-    a small host.
+    a small host. Raises EmbeddingError (UnreadableExport for the ONNX file itself).
     """
 
     def __init__(
         self, onnx_path: Path, model_path: Path, name: str, max_batch: int = 32, threads: int = 2
     ) -> None:
+        hub_offline()  # TOKENIZERS_PARALLELISM off: the tokenizer's own threads would
+        # ignore ``threads`` and take every core
         super().__init__(name, max_batch)
         self.model_path, self.onnx_path = model_path, onnx_path
         max_tokens = _pipeline_config(model_path)
         try:
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
             self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
             self._tokenizer.enable_truncation(max_length=max_tokens)
-            # The file may pad every text to a fixed length (MiniLM's pads to 128 or 256);
+            # The file may pad every text to a fixed length (MiniLM's pads to 128);
             # _pass pads each batch to its own longest text instead.
             self._tokenizer.no_padding()
+        except Exception as exc:  # tokenizers raises its own kinds
+            raise EmbeddingError(f"cannot load the tokenizer of {model_path}: {exc}") from exc
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise EmbeddingError(f"the ONNX backend needs onnxruntime: {exc}") from exc
+        try:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
@@ -215,8 +270,8 @@ class OnnxEmbedder(BatchingEmbedder):
             self._session = ort.InferenceSession(
                 str(onnx_path), options, providers=["CPUExecutionProvider"]
             )
-        except Exception as exc:  # onnxruntime and tokenizers raise their own kinds
-            raise EmbeddingError(f"cannot load ONNX model {onnx_path}: {exc}") from exc
+        except Exception as exc:  # onnxruntime raises its own kinds
+            raise UnreadableExport(f"cannot load ONNX model {onnx_path}: {exc}") from exc
         self._wants_types = any(i.name == "token_type_ids" for i in self._session.get_inputs())
 
     def _run(self, texts: list[str]) -> np.ndarray:

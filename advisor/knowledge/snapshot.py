@@ -16,7 +16,7 @@ import numpy as np
 
 from advisor.config import Settings
 from advisor.errors import IndexNotReadyError
-from advisor.knowledge.embeddings import Embedder
+from advisor.knowledge.embeddings import Embedder, vector_space
 from advisor.knowledge.files import keep_newest
 from advisor.knowledge.generations import Generations
 from advisor.knowledge.homes import make_generations
@@ -54,6 +54,18 @@ def saved_dir(settings: Settings, manifest: dict[str, Any]) -> Path:
     # The home too: a Chroma server's ids are not the local home's.
     digest.update(json.dumps([setup, settings.collection, settings.chroma_url or ""]).encode())
     return settings.data_dir / "cache" / f"snapshot-{digest.hexdigest()[:20]}"
+
+
+def _check_vector_space(settings: Settings, manifest: dict[str, Any]) -> None:
+    """Refuse an index whose vectors come from another model than the settings' embedder:
+    its neighbours would be noise. Raises IndexNotReadyError."""
+    built = (manifest.get("embedder"), manifest.get("embedding_model"))
+    wanted = (vector_space(settings), settings.embedding_model or "")
+    if built[0] is not None and built != wanted:
+        raise IndexNotReadyError(
+            f"the index was built with embedder {built[0]!r} ({built[1] or 'the bundled model'}), "
+            f"not {wanted[0]!r} ({wanted[1] or 'the bundled model'}): run `advisor ingest`"
+        )
 
 
 def _read(path: Path, count: int) -> tuple[list[IndexedPassage], np.ndarray] | None:
@@ -105,6 +117,7 @@ class IndexSnapshot:
     ) -> None:
         self._home = home or make_generations(settings)
         self.generation, self.manifest = self._home.current()
+        _check_vector_space(settings, self.manifest)
         self.remote = bool(settings.chroma_url)
         saved = saved_dir(settings, self.manifest)
         try:

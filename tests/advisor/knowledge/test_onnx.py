@@ -14,14 +14,20 @@ import numpy as np
 import pytest
 
 from advisor.config import PROJECT_ROOT, Settings
-from advisor.errors import EmbeddingError
+from advisor.errors import EmbeddingError, IndexNotReadyError
+from advisor.knowledge import ingest as ingest_module
+from advisor.knowledge import onnx_minilm
 from advisor.knowledge.embeddings import (
     BatchingEmbedder,
     embedder_name,
     make_embedder,
+    prepare_embedder,
     vector_space,
 )
+from advisor.knowledge.ingest import ingest
+from advisor.knowledge.manifest import diff
 from advisor.knowledge.onnx_minilm import OnnxEmbedder, model_digest, onnx_file
+from advisor.knowledge.snapshot import IndexSnapshot
 from evals.harness import questions
 
 TEXTS = [
@@ -123,7 +129,8 @@ def test_a_missing_export_without_torch_is_a_clear_error(
     settings = Settings(data_dir=tmp_path, review_model_dir=tmp_path / "models")
     with pytest.raises(EmbeddingError, match="needs torch"):
         make_embedder(settings)
-    assert not list((tmp_path / "models").glob("onnx/*"))  # no half-written file is left
+    left = [p.name for p in (tmp_path / "models" / "onnx").iterdir()]
+    assert left == [".export.lock"]  # no export and no temporary file
 
 
 def test_an_export_cut_short_is_made_again(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
@@ -160,3 +167,44 @@ def test_an_answer_imports_no_torch(settings: Settings) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "heavy: []" in done.stdout
+
+
+def test_an_index_of_the_old_name_serves_both_backends_and_int8_rebuilds_it() -> None:
+    old = {"embedder": "minilm", "embedding_model": "", "passages": {"a#0": "1"}}
+    for backend, kept in (("onnx", True), ("torch", True), ("onnx-int8", False)):
+        found = diff(Settings(data_dir=Path("x"), embedder=backend), old, {"a#0": "1"})
+        assert found.same_setup is kept, backend
+        assert (found.unchanged == {"a#0"}) is kept
+
+
+def test_an_index_of_another_vector_space_is_refused_not_searched(
+    settings: Settings, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    IndexSnapshot(settings, embedder).close()  # the shared index, built with onnx
+    int8 = settings.model_copy(update={"embedder": "onnx-int8"})
+    with pytest.raises(IndexNotReadyError, match="run `advisor ingest`"):
+        IndexSnapshot(int8, embedder)
+
+
+def test_ingest_prepares_the_export_once_before_anything_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    made: list[Path] = []
+
+    def export(model: Path, dest: Path) -> Path:  # the real export's file, without torch
+        made.append(dest)
+        shutil.copyfile(embedder.onnx_path, dest)
+        return dest
+
+    monkeypatch.setattr(onnx_minilm, "export_onnx", export)
+    settings = Settings(data_dir=tmp_path, review_model_dir=tmp_path / "models")
+    prepare_embedder(settings)
+    prepare_embedder(settings)
+    assert made == [onnx_file(tmp_path / "models", embedder.model_path)]
+
+    def refuse(settings: Settings) -> None:
+        raise EmbeddingError("no export")
+
+    monkeypatch.setattr(ingest_module, "prepare_embedder", refuse)
+    with pytest.raises(EmbeddingError, match="no export"):
+        ingest(settings)  # an `advisor ingest` whose index would need no work still asks
