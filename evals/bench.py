@@ -71,7 +71,7 @@ def bench_in_process(advisor: Any, sections: set[str], requests: int, warmup: in
         calls["embed_bare"] = lambda q: bare([q])
         calls["embed"] = embed
         calls["floor_langchain"] = lambda q: (
-            store.similarity_search_by_vector_with_relevance_scores(embed(q), k=k)
+            store.similarity_search_by_vector_with_relevance_scores(bare([q])[0].tolist(), k=k)
         )
     if "ask" in sections:
         calls["in_process"] = advisor.ask
@@ -184,7 +184,8 @@ def bench_advisor(
 
     advisor = Advisor(settings)
     advisor.warm()
-    threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    torch = settings.embedder == "torch" and sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
     setup.update(
         backend=settings.embedder,
         embedder=advisor.embedder.name,

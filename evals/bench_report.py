@@ -84,7 +84,7 @@ def _run_rows(t: Table, r: dict[str, Any], tag: str) -> None:
         t.add(f"query embedding, bare model call [{tag}]", r["embed_bare"], "", x, floor=floor)
         t.add(f"query embedding, advisor's embedder [{tag}]", r["embed"], "", x, floor=floor)
         overhead = r["embed"]["p50_ms"] - r["embed_bare"]["p50_ms"]
-        t.add(f"embedder overhead (lock, queue) [{tag}]", None, overhead, " ms")
+        t.add(f"embedder overhead (lock, lone query) [{tag}]", None, overhead, " ms")
     if "in_process" in r:
         t.add(f"Advisor.ask in process [{tag}]", r["in_process"], "", x, TARGET_IN_PROCESS_X, floor)
     if "http" in r:

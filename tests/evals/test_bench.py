@@ -19,7 +19,7 @@ RUN_ROWS = [
     "floor via LangChain Chroma",
     "query embedding, bare model call",
     "query embedding, advisor's embedder",
-    "embedder overhead (lock, queue)",
+    "embedder overhead (lock, lone query)",
     "Advisor.ask in process",
     "/v1/ask over HTTP",
     "Advisor.review in process",
