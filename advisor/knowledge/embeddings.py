@@ -76,13 +76,20 @@ def _minilm_torch(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(path, _minilm_name(settings), settings.embed_batch)
 
 
-def _minilm_onnx(settings: Settings, quantized: bool = False) -> Embedder:
+def _minilm_onnx(settings: Settings) -> Embedder:
     # Imported here so that the PyTorch embedder never loads onnxruntime, and vice versa.
     from advisor.knowledge.onnx_minilm import load_onnx
 
-    name = _minilm_name(settings) + ("+int8" if quantized else "")
+    name = embedder_name(settings) or ""  # one place says how a backend is named
     path, s = Path(_minilm_path(settings)), settings
+    quantized = _ONNX_QUANTIZED[settings.embedder]
     return load_onnx(s.models_dir, path, name, quantized, s.embed_batch, s.onnx_threads)
+
+
+# Each MiniLM backend by name: the vector space an index built with it records (backends
+# whose vectors agree share one), and for ONNX ones whether the export is quantised.
+_SPACES = {"onnx": "minilm", "minilm": "minilm", "torch": "minilm", "onnx-int8": "onnx-int8"}
+_ONNX_QUANTIZED = {"onnx": False, "minilm": False, "onnx-int8": True}
 
 
 def prepare_embedder(settings: Settings) -> None:
@@ -92,11 +99,11 @@ def prepare_embedder(settings: Settings) -> None:
 
     Raises EmbeddingError as ``make_embedder`` would.
     """
-    if settings.embedder in ("onnx", "minilm", "onnx-int8"):
+    if settings.embedder in _ONNX_QUANTIZED:
         from advisor.knowledge.onnx_minilm import ensure_onnx
 
         path = Path(_minilm_path(settings))
-        ensure_onnx(settings.models_dir, path, quantized=settings.embedder == "onnx-int8")
+        ensure_onnx(settings.models_dir, path, _ONNX_QUANTIZED[settings.embedder])
 
 
 def embedder_name(settings: Settings) -> str | None:
@@ -106,25 +113,22 @@ def embedder_name(settings: Settings) -> str | None:
     The fp32 ONNX export shares the PyTorch model's name: its vectors match to about 1e-7,
     so the two share an index, saved vectors and the plan-review model.
     """
-    if settings.embedder in ("minilm", "torch", "onnx"):
-        return _minilm_name(settings)
-    if settings.embedder == "onnx-int8":
-        return _minilm_name(settings) + "+int8"
-    return None
+    space = _SPACES.get(settings.embedder)
+    if space is None:
+        return None
+    return _minilm_name(settings) + ("+int8" if space == "onnx-int8" else "")
 
 
 def vector_space(settings: Settings) -> str:
     """What an index records of its embedder: backends whose vectors agree share one value
     ("minilm" for the PyTorch model and its fp32 ONNX export), so switching between them
     keeps the index."""
-    if settings.embedder in ("minilm", "torch", "onnx"):
-        return "minilm"
-    return settings.embedder
+    return _SPACES.get(settings.embedder, settings.embedder)
 
 
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "onnx": _minilm_onnx,
-    "onnx-int8": lambda settings: _minilm_onnx(settings, quantized=True),
+    "onnx-int8": _minilm_onnx,
     "torch": _minilm_torch,
     "minilm": _minilm_onnx,  # the one name before there were two backends
 }
