@@ -37,6 +37,7 @@ import yaml
 from advisor.errors import ConfigError
 from advisor.knowledge.corpus import YAML_LOADER
 from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
+from advisor.knowledge.tfidf import NgramTfidf
 
 log = logging.getLogger("advisor.review")
 LABELS = ("neutral", "shows_flaw", "guards_against")
@@ -114,46 +115,21 @@ def features(cache: VectorCache, texts: list[str]) -> np.ndarray:
     return np.hstack([cache.vectors(texts), cue_features(texts)])
 
 
-@dataclass
-class Lexicon:
-    """TF-IDF of word unigrams and bigrams (scikit-learn), fitted on the training sentences.
+class Lexicon(NgramTfidf):
+    """TF-IDF of word unigrams and bigrams, negation marked, fitted on the training sentences.
 
     The sentence vector blurs the words that decide a reading ("alongside their day jobs",
     "no pilot", "only the database"); the n-grams keep them. Stored as plain arrays.
     """
 
-    vocabulary: list[str]
-    idf: np.ndarray
+    def __init__(self, vocabulary: list[str], idf: np.ndarray) -> None:
+        super().__init__(vocabulary, idf, **_LEXICON)
 
     @classmethod
-    def fit(cls, texts: list[str]) -> Lexicon:
+    def fit(cls, texts: list[str]) -> Lexicon:  # type: ignore[override]
         """The n-grams seen in at least two training sentences, with their idf weights."""
-        vectorizer = _vectorizer().fit(texts)
-        order = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-        return cls(order, np.asarray(vectorizer.idf_, dtype=np.float64))
-
-    def transform(self, texts: list[str]) -> Any:
-        """A sparse (n, vocabulary) matrix of L2-normalised TF-IDF rows."""
-        vectorizer = getattr(self, "_fitted", None)
-        if vectorizer is None:
-            vectorizer = _vectorizer({w: i for i, w in enumerate(self.vocabulary)})
-            vectorizer.idf_ = self.idf
-            self._fitted = vectorizer
-        return vectorizer.transform(texts)
-
-
-def _vectorizer(vocabulary: dict[str, int] | None = None) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    return TfidfVectorizer(
-        ngram_range=(1, 2),
-        min_df=2,
-        sublinear_tf=True,
-        preprocessor=mark_negation,
-        token_pattern=r"[^ ]+",
-        vocabulary=vocabulary,
-        dtype=np.float32,
-    )
+        fitted, _ = NgramTfidf.fit(texts, min_df=2, **_LEXICON)
+        return cls(fitted.vocabulary, fitted.idf)
 
 
 _NEGATOR = re.compile(
@@ -185,6 +161,15 @@ def mark_negation(text: str) -> str:
         else:
             words.append(f"not_{token}" if negated else token)
     return " ".join(words)
+
+
+_LEXICON: dict[str, Any] = {
+    "ngram_range": (1, 2),
+    "sublinear_tf": True,
+    "preprocessor": mark_negation,
+    "token_pattern": r"[^ ]+",
+    "dtype": np.float32,
+}
 
 
 def design(dense: np.ndarray, lexicon: Lexicon, texts: list[str]) -> Any:
