@@ -41,8 +41,10 @@ llm: $(LLM_STAMP)
 index: venv
 	$(BIN)/advisor ingest
 
-# The plan-review classifier, trained again when its training data or trainer change.
-$(REVIEW_MODEL): $(STAMP) $(wildcard training/plan-sentences/*.yaml) advisor/review/classifier.py
+# The plan-review classifier and the question-type reader, trained again when their
+# training data or trainers change.
+$(REVIEW_MODEL): $(STAMP) $(wildcard training/plan-sentences/*.yaml) advisor/review/classifier.py \
+		$(wildcard training/question-types/*.yaml) advisor/ask/qtypes.py
 	$(BIN)/advisor train-review
 	@mkdir -p $(dir $@) && touch $@
 

@@ -227,12 +227,16 @@ def chat(conversation_id: str | None) -> None:
 @main.command("train-review")
 @click.option("--cv", "folds", type=click.IntRange(2, 20), help="Also cross-validate, k folds.")
 def train_review(folds: int | None) -> None:
-    """Train the plan-review sentence classifier if its saved model is missing or stale."""
+    """Train the plan-review sentence classifier and the question-type reader where their
+    saved models are missing or stale."""
     try:
         advisor = _advisor()
         started = time.perf_counter()
         name = advisor.review_model()
         click.echo(f"Plan-review model {name} ready ({time.perf_counter() - started:.1f}s)")
+        started, typer = time.perf_counter(), advisor.question_typer
+        click.echo(f"Question-type reader ({len(typer.texts)} questions) ready "
+                   f"({time.perf_counter() - started:.1f}s)")  # fmt: skip
         if folds:
             confusion = advisor.cross_validate_review(folds)
     except AdvisorError as exc:

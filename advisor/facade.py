@@ -10,9 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING, Any
 
 from advisor.ask.compose import GENERATORS, Generator
 from advisor.ask.grounding import SupportChecker
@@ -39,6 +37,9 @@ from advisor.review.classifier import for_data as sentence_classifier
 from advisor.review.detect import FLAW_FLOOR
 from advisor.review.reviewer import PlanReviewer, render_review
 from advisor.review.validation import cross_validate, leave_one_author_out
+
+if TYPE_CHECKING:  # LangChain's chat-model stack: about 0.8 s to import, for LLMs only
+    from langchain_core.language_models import BaseChatModel
 
 REVIEW_QUESTION = "Review this CRM plan:\n"
 
@@ -119,15 +120,13 @@ class Advisor:
 
     @property
     def question_typer(self) -> QuestionTyper:
-        """The question-type reader (trained once per process, on first use)."""
-        return QuestionTyper.shared(self.embedder, self.settings.question_training_dir)
+        """The question-type reader (loaded, or trained and saved, on first use)."""
+        return QuestionTyper.for_settings(self.embedder, self.settings)
 
     def _classifier(self) -> SentenceClassifier:
         """The plan-sentence classifier (trained on first use when its model is missing)."""
         s = self.settings
-        return sentence_classifier(
-            self._model_dir(), s.review_training_dir, self.embedder, [*PATTERNS]
-        )
+        return sentence_classifier(s.models_dir, s.review_training_dir, self.embedder, [*PATTERNS])
 
     def _model_dir(self) -> Path:
         return self.settings.models_dir

@@ -77,7 +77,7 @@ class ExtractiveComposer:
         self._cache = VectorCache.shared(embedder)
 
     def _typer(self) -> QuestionTyper:
-        return QuestionTyper.shared(self._cache.embedder, self.settings.question_training_dir)
+        return QuestionTyper.for_settings(self._cache.embedder, self.settings)
 
     def warm(self, passages: list[str]) -> list[str]:
         """Embed every quotable sentence now, so no question pays for it later, and train the

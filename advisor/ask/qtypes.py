@@ -12,15 +12,20 @@ one multinomial logistic regression reads three groups of columns of the asking 
 
 This is the frozen-encoder-plus-linear-head set-up of SetFit's second stage (Tunstall et
 al., 2022) with lexical and rule columns beside it. The labelled questions are
-``training/question-types/*.yaml`` (``ADVISOR_QUESTION_TRAINING_DIR``); training takes about
-three seconds on 2 cores (embedding the questions) and happens once per process, on first
-use; ``Advisor.warm`` saves the questions' vectors with the others, so a later process
-trains in well under a second. The choice of columns and weights, and the figures, are in
+``training/question-types/*.yaml`` (``ADVISOR_QUESTION_TRAINING_DIR``). scikit-learn
+trains the reader (about 1.5 s on 2 cores, more when the questions' vectors are not cached)
+on first use, and it is saved as plain arrays (``.npz``, no pickle) in the model folder
+(``Settings.models_dir``), named by a digest of the training data, the embedder and this
+layout's version; later processes load it in milliseconds and never import scikit-learn.
+The choice of columns and weights, and the figures, are in
 ``training/question-types/README.md``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import re
 import threading
 import weakref
@@ -32,10 +37,14 @@ import numpy as np
 import yaml
 
 from advisor.ask.questions import QUESTION_TYPES, asked_text, rule_matches
+from advisor.config import Settings
 from advisor.errors import ConfigError
 from advisor.knowledge.corpus import YAML_LOADER
 from advisor.knowledge.embeddings import Embedder, VectorCache
+from advisor.knowledge.tfidf import NgramTfidf
 
+log = logging.getLogger("advisor.ask")
+VERSION = "1"  # of the saved reader's layout and columns
 EMBED_WEIGHT = 3.0  # scale of the unit sentence vector beside the rule and n-gram columns
 REGULARISATION = 10.0  # inverse strength C
 _WORDS = re.compile(r"[a-z0-9']+")
@@ -71,12 +80,26 @@ def _marked(text: str) -> str:
     return " ".join(["qqstart", *_WORDS.findall(text.lower()), "qqend"])
 
 
-class QuestionTyper:
-    """Reads a question's form; build with ``shared`` (trains once per process)."""
+_GRAMS: dict[str, Any] = {"ngram_range": (1, 3), "sublinear_tf": True, "token_pattern": r"\S+"}
 
-    def __init__(self, embedder: Embedder, model: Any, vectorizer: Any, texts: list[str]):
+
+class QuestionTyper:
+    """Reads a question's form; build with ``shared`` (loads or trains once per process).
+
+    The head is plain arrays, so answering needs NumPy and SciPy, not scikit-learn:
+    ``weights`` (types, columns), ``bias`` (types,), ``labels`` (types,).
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        head: tuple[np.ndarray, np.ndarray, list[str]],
+        grams: NgramTfidf,
+        texts: list[str],
+    ):
         self._cache = VectorCache.shared(embedder)
-        self._model, self._vectorizer = model, vectorizer
+        self.weights, self.bias, self.labels = head
+        self.grams = grams
         self.texts = texts  # the training questions as embedded, for the warm-up's cache
 
     def _design(self, asked: list[str]) -> Any:
@@ -84,7 +107,7 @@ class QuestionTyper:
 
         vectors = self._cache.vectors(asked) * EMBED_WEIGHT
         rules = np.array([rule_matches(a) for a in asked], dtype=np.float32)
-        grams = self._vectorizer.transform([_marked(a) for a in asked])
+        grams = self.grams.transform([_marked(a) for a in asked])
         return hstack([csr_matrix(vectors), csr_matrix(rules), grams]).tocsr()
 
     def classify_many(self, questions: list[str]) -> list[str]:
@@ -92,7 +115,8 @@ class QuestionTyper:
         if not questions:
             return []
         asked = [asked_text(q) or q.strip() or "?" for q in questions]
-        return [str(t) for t in self._model.predict(self._design(asked))]
+        scores = np.asarray(self._design(asked) @ self.weights.T) + self.bias
+        return [self.labels[i] for i in scores.argmax(axis=1)]
 
     def classify(self, question: str) -> str:
         """The form of one question: one of ``QUESTION_TYPES``."""
@@ -100,31 +124,85 @@ class QuestionTyper:
 
     @classmethod
     def train(cls, embedder: Embedder, examples: list[LabelledQuestion]) -> QuestionTyper:
-        """Fit the n-gram vocabulary and the head on ``examples`` (seeded, deterministic)."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        """Fit the n-gram vocabulary and the head on ``examples`` (scikit-learn, seeded)."""
         from sklearn.linear_model import LogisticRegression
 
         asked = [asked_text(q.text) or q.text for q in examples]
-        vectorizer = TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, token_pattern=r"\S+")
-        vectorizer.fit([_marked(a) for a in asked])
-        typer = cls(embedder, None, vectorizer, asked)
+        grams, _ = NgramTfidf.fit([_marked(a) for a in asked], **_GRAMS)
+        typer = cls(embedder, (np.zeros(0), np.zeros(0), []), grams, asked)
         model = LogisticRegression(C=REGULARISATION, max_iter=3000, random_state=0)
-        typer._model = model.fit(typer._design(asked), [q.qtype for q in examples])
+        model.fit(typer._design(asked), [q.qtype for q in examples])
+        weights, bias = model.coef_, model.intercept_
+        if len(model.classes_) == 2:  # a binary fit keeps one row: the second class's score
+            weights, bias = np.vstack([-weights, weights]) / 2, np.hstack([-bias, bias]) / 2
+        typer.weights, typer.bias = weights.astype(np.float64), bias.astype(np.float64)
+        typer.labels = [str(c) for c in model.classes_]
         return typer
 
+    def save(self, path: Path) -> None:
+        """Write the head, n-grams and training texts as arrays; an unwritable folder only
+        costs the next process a retrain."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        arrays: dict[str, Any] = {"weights": self.weights, "bias": self.bias}
+        arrays |= {"labels": np.array(self.labels), "texts": np.array(self.texts)}
+        arrays |= {"vocabulary": np.array(self.grams.vocabulary), "idf": self.grams.idf}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                np.savez(fh, version=np.array(VERSION), **arrays)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("could not save the question-type reader %s: %s", path, exc)
+            tmp.unlink(missing_ok=True)
+
     @classmethod
-    def shared(cls, embedder: Embedder, training_dir: Path) -> QuestionTyper:
-        """The typer for this embedder and training folder, trained on first use.
+    def load(cls, path: Path, embedder: Embedder) -> QuestionTyper | None:
+        """The saved reader, or None when the file is missing, damaged or of another version."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["version"]) != VERSION:
+                    raise ValueError("written by another version")
+                grams = NgramTfidf([str(w) for w in data["vocabulary"]], data["idf"], **_GRAMS)
+                head = (data["weights"], data["bias"], [str(t) for t in data["labels"]])
+                return cls(embedder, head, grams, [str(t) for t in data["texts"]])
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # a damaged or foreign file: train again instead
+            log.warning("ignoring the question-type reader %s: %s", path, exc)
+            return None
+
+    @classmethod
+    def shared(cls, embedder: Embedder, training_dir: Path, model_dir: Path) -> QuestionTyper:
+        """The reader for this embedder and training folder: loaded from ``model_dir`` if
+        saved, else trained (about 1.5 s) and saved, once per process.
 
         Raises ConfigError on bad training data, EmbeddingError when the model fails.
         """
-        folder = str(Path(training_dir).resolve())
+        path = model_path(model_dir, training_dir, embedder)
         with _LOCK:
-            trained = _TRAINED.setdefault(embedder, {})
-            if folder not in trained:
-                trained[folder] = cls.train(embedder, load_questions(Path(folder)))
-            return trained[folder]
+            loaded = _LOADED.setdefault(embedder, {})
+            if path.name not in loaded:
+                typer = cls.load(path, embedder)
+                if typer is None:
+                    typer = cls.train(embedder, load_questions(Path(training_dir)))
+                    typer.save(path)
+                loaded[path.name] = typer
+            return loaded[path.name]
+
+    @classmethod
+    def for_settings(cls, embedder: Embedder, settings: Settings) -> QuestionTyper:
+        """``shared`` with the settings' training folder and model folder."""
+        return cls.shared(embedder, settings.question_training_dir, settings.models_dir)
+
+
+def model_path(model_dir: Path, training_dir: Path, embedder: Embedder) -> Path:
+    """Where the reader for this training data and embedder is saved (named by a digest)."""
+    digest = hashlib.sha1(f"{VERSION}|{REGULARISATION}|{EMBED_WEIGHT}|{embedder.name}".encode())
+    for path in sorted(Path(training_dir).glob("*.yaml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return Path(model_dir) / f"question-types-{digest.hexdigest()[:16]}.npz"
 
 
 _LOCK = threading.Lock()
-_TRAINED: weakref.WeakKeyDictionary[Any, dict[str, QuestionTyper]] = weakref.WeakKeyDictionary()
+# Per embedder, by file name: a changed training folder is a new file, so a new reader.
+_LOADED: weakref.WeakKeyDictionary[Any, dict[str, QuestionTyper]] = weakref.WeakKeyDictionary()

@@ -259,3 +259,21 @@ def test_json_mode_reports_bad_input_as_json(data: Path, tmp_path: Path) -> None
 def test_an_unknown_conversation_is_bad_input(data: Path) -> None:
     out = run("ask", "-c", "doesnotexist", "why?", data=data)
     assert out.returncode == 2 and "doesnotexist" in out.stderr, out.stderr
+
+
+def test_train_review_also_saves_the_question_type_reader(data: Path, tmp_path: Path) -> None:
+    shared = Path(os.environ["ADVISOR_REVIEW_MODEL_DIR"])
+    models = tmp_path / "models"
+    models.mkdir()
+    for saved in shared.glob("plan-sentences-*.npz"):  # else it trains one (2 minutes)
+        shutil.copy(saved, models)
+    if (shared / "onnx").is_dir():
+        (models / "onnx").symlink_to(shared / "onnx")
+    env = {**os.environ, "ADVISOR_DATA_DIR": str(data), "ADVISOR_REVIEW_MODEL_DIR": str(models)}
+    out = subprocess.run(
+        [ADVISOR, "train-review"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Plan-review model plan-sentences-" in out.stdout
+    assert "Question-type reader (" in out.stdout and "questions) ready" in out.stdout
+    assert len(list(models.glob("question-types-*.npz"))) == 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from advisor.ask.qtypes import QuestionTyper, load_questions
+from advisor.ask.qtypes import QuestionTyper, load_questions, model_path
 from advisor.ask.questions import QUESTION_TYPES, asked_text, asks_for_remedy
 from advisor.errors import ConfigError
 from advisor.facade import Advisor
@@ -34,28 +35,68 @@ def test_bad_training_data_is_a_config_error(tmp_path: Path, text: str, message:
         load_questions(tmp_path)
 
 
-def test_a_typer_is_trained_once_per_embedder_and_folder(advisor: Advisor) -> None:
-    folder = advisor.settings.question_training_dir
-    first = QuestionTyper.shared(advisor.embedder, folder)
-    assert QuestionTyper.shared(advisor.embedder, folder) is first
+def test_a_typer_is_made_once_per_embedder_and_folder(advisor: Advisor) -> None:
+    folder, models = advisor.settings.question_training_dir, advisor.settings.models_dir
+    first = QuestionTyper.shared(advisor.embedder, folder, models)
+    assert QuestionTyper.shared(advisor.embedder, folder, models) is first
+    assert advisor.question_typer is first
+
+
+def _small_folder(folder: Path, rows: list[tuple[str, str]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "q.yaml").write_text(
+        "questions:\n" + "".join(f'  - {{type: {t}, text: "{q}"}}\n' for t, q in rows),
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_a_saved_typer_reads_as_the_trained_one_and_a_changed_folder_is_a_new_file(
+    advisor: Advisor, tmp_path: Path
+) -> None:
+    rows = [(t, q) for t, q in _ROWS] + [("why", "Why do CRM projects fail?")]
+    folder, models = _small_folder(tmp_path / "train", rows), tmp_path / "models"
+    trained = QuestionTyper.train(advisor.embedder, load_questions(folder))
+    path = model_path(models, folder, advisor.embedder)
+    trained.save(path)
+    loaded = QuestionTyper.load(path, advisor.embedder)
+    assert loaded is not None and loaded.labels == ["how_many", "who", "why"]
+    asked = ["Who owns the customer record?", "How many fields?", "why did it fail", "hm"]
+    assert loaded.classify_many(asked) == trained.classify_many(asked)
+    assert np.allclose(loaded.weights, trained.weights) and loaded.texts == trained.texts
+    _small_folder(folder, [*rows, ("why", "Why do reps avoid the CRM?")])
+    assert model_path(models, folder, advisor.embedder) != path
+
+
+def test_a_damaged_saved_typer_is_trained_again(
+    advisor: Advisor, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder, models = _small_folder(tmp_path / "train", _ROWS), tmp_path / "models"
+    path = model_path(models, folder, advisor.embedder)
+    models.mkdir()
+    path.write_bytes(b"not an npz file")
+    typer = QuestionTyper.shared(advisor.embedder, folder, models)
+    assert "ignoring the question-type reader" in caplog.text
+    assert typer.classify("Who signs off the budget?") == "who"
+    again = QuestionTyper.load(path, advisor.embedder)  # the retrained reader replaced it
+    assert again is not None and again.labels == typer.labels
+
+
+_ROWS = [
+    ("who", "Who should own the CRM?"),
+    ("who", "which team runs data quality"),
+    ("who", "Who signs off the budget?"),
+    ("how_many", "How many users will we have?"),
+    ("how_many", "what share of projects fail"),
+    ("how_many", "How long should the pilot run?"),
+]
 
 
 def test_a_small_folder_trains_a_typer_that_reads_its_own_forms(
     advisor: Advisor, tmp_path: Path
 ) -> None:
-    rows = [
-        ("who", "Who should own the CRM?"),
-        ("who", "which team runs data quality"),
-        ("who", "Who signs off the budget?"),
-        ("how_many", "How many users will we have?"),
-        ("how_many", "what share of projects fail"),
-        ("how_many", "How long should the pilot run?"),
-    ]
-    (tmp_path / "q.yaml").write_text(
-        "questions:\n" + "".join(f'  - {{type: {t}, text: "{q}"}}\n' for t, q in rows),
-        encoding="utf-8",
-    )
-    typer = QuestionTyper.shared(advisor.embedder, tmp_path)
+    folder = _small_folder(tmp_path, _ROWS)  # two types: scikit-learn's binary head
+    typer = QuestionTyper.shared(advisor.embedder, folder, tmp_path / "models")
     assert typer.classify_many(["Who owns the customer record?", "How many fields?"]) == [
         "who",
         "how_many",
