@@ -1,5 +1,8 @@
 """LLM backends: LangChain chat models by name, built from the settings.
 
+Each factory imports its own client, so a process that answers without an LLM never loads
+LangChain's chat-model stack; ``advisor.ask.llamacpp`` holds the in-process model.
+
 Each backend is a factory from ``Settings`` to a LangChain ``BaseChatModel``, registered in
 ``CHAT_MODELS`` like any other would be. Retries are left to the writer (``advisor.writer``),
 which knows whether a token has already reached the user, so clients here never retry.
@@ -7,22 +10,17 @@ which knows whether a token has already reached the user, so clients here never 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import generate_from_stream
-from langchain_core.messages import AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from pydantic import PrivateAttr
+from typing import TYPE_CHECKING, Any
 
 from advisor.config import Settings
 from advisor.errors import ConfigError
 
-ChatModelFactory = Callable[[Settings], BaseChatModel]
+if TYPE_CHECKING:  # imported by each factory: LangChain's chat-model stack takes ~0.8 s
+    from langchain_core.language_models import BaseChatModel
+
+ChatModelFactory = Callable[[Settings], "BaseChatModel"]
 
 
 def _need(value: Any, variable: str, backend: str) -> Any:
@@ -73,6 +71,8 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
     path = _need(settings.llm_model_path, "ADVISOR_LLM_MODEL_PATH", "llamacpp")
     if not Path(path).is_file():
         raise ConfigError(f"ADVISOR_LLM_MODEL_PATH {path} is not a file")
+    from advisor.ask.llamacpp import LlamaCppChat
+
     return LlamaCppChat(
         model_path=str(path),
         chat_format=settings.llm_chat_format,
@@ -110,78 +110,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
 def describe(chat: BaseChatModel, backend: str | None = None) -> str:
     """A short name for a chat model, ``backend:model``, as answers report it."""
     model = getattr(chat, "model_name", None) or getattr(chat, "model", None)
-    if isinstance(chat, LlamaCppChat):
-        model = Path(chat.model_path).stem
+    if chat._llm_type == "llamacpp":
+        model = Path(getattr(chat, "model_path", "")).stem or None
     kind = backend or chat._llm_type
     return f"{kind}:{model}" if model else kind
-
-
-class LlamaCppChat(BaseChatModel):
-    """A LangChain chat model over llama-cpp-python's ``Llama``, loaded on first use."""
-
-    model_path: str
-    chat_format: str | None = None
-    n_ctx: int = 4096
-    temperature: float = 0.0
-    max_tokens: int = 400
-
-    _llama: Any = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-
-    @property
-    def _llm_type(self) -> str:
-        return "llamacpp"
-
-    def warm(self) -> None:
-        """Load the model file now rather than on the first question."""
-        self._client()
-
-    def _client(self) -> Any:
-        if self._llama is None:
-            from llama_cpp import Llama
-
-            self._llama = Llama(
-                model_path=self.model_path,
-                chat_format=self.chat_format,
-                n_ctx=self.n_ctx,
-                verbose=False,
-            )
-        return self._llama
-
-    def _payload(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
-        roles = {"human": "user", "ai": "assistant", "system": "system"}
-        return {
-            "messages": [{"role": roles.get(m.type, "user"), "content": m.text} for m in messages],
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "stop": stop or [],
-        }
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        # One Llama context serves one generation at a time.
-        with self._lock:
-            parts = self._client().create_chat_completion(
-                **self._payload(messages, stop), stream=True
-            )
-            for part in parts:
-                delta = part["choices"][0].get("delta", {}).get("content") or ""
-                if delta:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
-                    if run_manager:
-                        run_manager.on_llm_new_token(delta, chunk=chunk)
-                    yield chunk

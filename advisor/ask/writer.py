@@ -14,9 +14,8 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from advisor.ask.guard import Guard, SentenceSplitter, declined, is_filler
@@ -28,6 +27,9 @@ from advisor.errors import LLMError
 from advisor.inputs import strip_injection
 from advisor.prompts import Prompts
 from advisor.text import content_terms, split_sentences
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 log = logging.getLogger("advisor.llm")
 REDACTED = "[instruction-like text removed]"

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from advisor.ask.llm import LlamaCppChat, make_chat_model
+from advisor.ask.llamacpp import LlamaCppChat
+from advisor.ask.llm import make_chat_model
 from advisor.config import Settings
 from advisor.errors import ConfigError
 from advisor.facade import Advisor

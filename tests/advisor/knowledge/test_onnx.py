@@ -145,16 +145,27 @@ def test_an_export_cut_short_is_made_again(tmp_path: Path, embedder) -> None:  #
     assert np.allclose(again.embed_query(TEXTS[0]), embedder.embed_query(TEXTS[0]), atol=1e-6)
 
 
-def test_an_answer_imports_no_torch(settings: Settings) -> None:
-    """A whole question in a fresh process, on the shared index: ONNX Runtime only."""
+def test_an_answer_and_a_review_import_neither_torch_nor_scikit_learn(
+    settings: Settings, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    """A question and a plan review in a fresh process, on the shared index: ONNX Runtime
+    only, and the learned readers' saved arrays, not scikit-learn (nor an LLM's stack)."""
+    from advisor.facade import Advisor
+
+    made = Advisor(settings, embedder=embedder)  # both readers saved, as `make model` leaves them
+    made.review_model()
+    assert made.question_typer.texts
     script = (
         "import sys\n"
         "from advisor import Advisor, Settings\n"
-        "answer = Advisor(Settings()).ask('Who should own the CRM project?')\n"
+        "advisor = Advisor(Settings())\n"
+        "answer = advisor.ask('Who should own the CRM project?')\n"
         "assert answer.answered, answer\n"
-        "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers')"
-        " if m in sys.modules)\n"
-        "print('heavy:', heavy)\n"
+        "review = advisor.review('Phase 1: buy the CRM. Phase 2: every team switches at once.')\n"
+        "assert review.findings, review\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'sklearn',"
+        " 'langchain_core.language_models.base')\n"
+        "print('heavy:', sorted(m for m in heavy if m in sys.modules))\n"
     )
     env = {
         **os.environ,
