@@ -20,6 +20,7 @@ _PUBLIC: dict[str, str] = {
     "PROJECT_ROOT": "advisor.config",
     "open_database": "advisor.memory",
     "review_document": "advisor.review.render",
+    "answer_document": "advisor.review.render",
     "ingest": "advisor.knowledge.ingest",
     "IngestReport": "advisor.knowledge.manifest",
     "DocumentLibrary": "advisor.knowledge.library",
@@ -40,6 +41,7 @@ _PUBLIC: dict[str, str] = {
     "GuardReport": "advisor.contract",
     "Review": "advisor.contract",
     "SourceInfo": "advisor.contract",
+    "Strength": "advisor.contract",
     "StreamEvent": "advisor.contract",
     "Turn": "advisor.contract",
     "EVIDENCE_HEADING": "advisor.contract",
@@ -53,6 +55,7 @@ _PUBLIC: dict[str, str] = {
     # errors
     "AdvisorError": "advisor.errors",
     "ConfigError": "advisor.errors",
+    "ConversationNotFoundError": "advisor.errors",
     "InvalidInputError": "advisor.errors",
     "StoreError": "advisor.errors",
     "DocumentError": "advisor.errors",
@@ -93,6 +96,7 @@ __all__ = [
     "Citation",
     "Composition",
     "ConfigError",
+    "ConversationNotFoundError",
     "ConversationSummary",
     "DocumentError",
     "DocumentLibrary",
@@ -111,8 +115,10 @@ __all__ = [
     "SourceInfo",
     "StoreError",
     "StreamEvent",
+    "Strength",
     "SupportChecker",
     "Turn",
+    "answer_document",
     "check_conversation_id",
     "cited_sentences",
     "clean_plan",
@@ -146,11 +152,13 @@ if TYPE_CHECKING:
         Review,
         SourceInfo,
         StreamEvent,
+        Strength,
         Turn,
     )
     from advisor.errors import (
         AdvisorError,
         ConfigError,
+        ConversationNotFoundError,
         DocumentError,
         DocumentNotFoundError,
         InvalidInputError,
@@ -169,7 +177,7 @@ if TYPE_CHECKING:
     from advisor.knowledge.manifest import IngestReport
     from advisor.memory import open_database
     from advisor.patterns import PATTERNS, REGISTRY, FailurePattern
-    from advisor.review.render import review_document
+    from advisor.review.render import answer_document, review_document
     from advisor.text import content_terms, names, numbers, split_sentences
 
 

@@ -122,6 +122,25 @@ class SourceInfo(BaseModel):
     pages: int | None = Field(None, description="An added PDF's page count.")
     tags: list[str] = Field(default_factory=list)
 
+    @classmethod
+    def of_manifest(cls, doc_id: str, meta: dict[str, Any]) -> SourceInfo:
+        """The listing of one document from its entry in the index manifest."""
+        return cls(
+            doc_id=doc_id,
+            title=meta["title"],
+            kind=meta["kind"],
+            passages=int(meta.get("passages", 0)),
+            author=meta.get("author"),
+            publication=meta.get("publication"),
+            date=str(meta["date"]) if meta.get("date") else None,
+            pattern=meta.get("pattern"),
+            path=meta.get("path", ""),
+            origin="added" if meta.get("origin") == "added" else "corpus",
+            file_name=meta.get("file_name"),
+            pages=meta.get("pages"),
+            tags=[str(t) for t in meta.get("tags") or []],
+        )
+
 
 class Feedback(BaseModel):
     """A user's rating of one answer; a later rating of the same turn replaces it."""

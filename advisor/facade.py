@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from advisor.ask.compose import GENERATORS, Generator
@@ -23,7 +22,12 @@ from advisor.ask.state import AskState, Focus
 from advisor.ask.writer import LLMWriter
 from advisor.config import Settings, get_settings
 from advisor.contract import Answer, Feedback, Review, SourceInfo, StreamEvent, Turn
-from advisor.errors import ConfigError, ConversationNotFoundError, TurnNotFoundError
+from advisor.errors import (
+    ConfigError,
+    ConversationNotFoundError,
+    DocumentNotFoundError,
+    TurnNotFoundError,
+)
 from advisor.inputs import check_conversation_id, clean_feedback, clean_plan, clean_question
 from advisor.knowledge.embeddings import Embedder, VectorCache, make_embedder
 from advisor.knowledge.sentences import SentenceStore, store_dir
@@ -127,9 +131,6 @@ class Advisor:
         """The plan-sentence classifier (trained on first use when its model is missing)."""
         s = self.settings
         return sentence_classifier(s.models_dir, s.review_training_dir, self.embedder, [*PATTERNS])
-
-    def _model_dir(self) -> Path:
-        return self.settings.models_dir
 
     @property
     def loaded(self) -> bool:
@@ -297,7 +298,7 @@ class Advisor:
         stale; return the model file's name. Raises ConfigError on bad training data."""
         s = self.settings
         self._classifier()
-        return model_path(self._model_dir(), s.review_training_dir, self.embedder).name
+        return model_path(s.models_dir, s.review_training_dir, self.embedder).name
 
     def cross_validate_review(self, folds: int = 5) -> dict[str, list[list[int]]]:
         """Per-pattern 3 x 3 sentence confusion (true x predicted, in the order neutral,
@@ -315,29 +316,20 @@ class Advisor:
 
     def sources(self) -> list[SourceInfo]:
         """The corpus documents in the serving index, with metadata and passage counts."""
-        _, manifest = read_current(self.settings)
-        out = []
-        for doc_id, meta in sorted(
-            manifest.get("docs", {}).items(), key=lambda kv: (kv[1]["kind"], kv[0])
-        ):
-            out.append(
-                SourceInfo(
-                    doc_id=doc_id,
-                    title=meta["title"],
-                    kind=meta["kind"],
-                    passages=int(meta.get("passages", 0)),
-                    author=meta.get("author"),
-                    publication=meta.get("publication"),
-                    date=str(meta["date"]) if meta.get("date") else None,
-                    pattern=meta.get("pattern"),
-                    path=meta.get("path", ""),
-                    origin="added" if meta.get("origin") == "added" else "corpus",
-                    file_name=meta.get("file_name"),
-                    pages=meta.get("pages"),
-                    tags=[str(t) for t in meta.get("tags") or []],
-                )
-            )
-        return out
+        docs = read_current(self.settings)[1].get("docs", {})
+        ordered = sorted(docs.items(), key=lambda kv: (kv[1]["kind"], kv[0]))
+        return [SourceInfo.of_manifest(doc_id, meta) for doc_id, meta in ordered]
+
+    def document(self, doc_id: str) -> str:
+        """A served document's indexed text: its passages in order, blank-line separated.
+
+        Raises DocumentNotFoundError for an id the serving index does not hold, and
+        IndexNotReadyError when there is no index.
+        """
+        snapshot = self.searcher.snapshot
+        if doc_id not in snapshot.by_doc:
+            raise DocumentNotFoundError(f"no document {doc_id!r} in the index")
+        return "\n\n".join(snapshot.passages[i].text for i in snapshot.by_doc[doc_id])
 
     def conversation(self, conversation_id: str) -> list[Turn]:
         """Every turn of a conversation with its feedback, or ConversationNotFoundError."""

@@ -6,7 +6,7 @@ The same three groups, in the same order, are what the page and Slack show; they
 
 from __future__ import annotations
 
-from advisor.contract import Citation, Finding, Review, Strength
+from advisor.contract import Answer, Citation, Finding, Review, Strength
 
 
 def summarise(
@@ -71,6 +71,11 @@ def render_review(review: Review) -> str:
 def review_document(review: Review) -> str:
     """The review as a plain-text document: its text, then the numbered sources it cites."""
     return "\n".join([review.text, *source_lines(review.citations)])
+
+
+def answer_document(answer: Answer) -> str:
+    """The answer as a plain-text document: its text, then the numbered sources it cites."""
+    return "\n".join([answer.answer, *source_lines(answer.citations)])
 
 
 def source_lines(citations: list[Citation]) -> list[str]:
