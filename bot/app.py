@@ -17,12 +17,13 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from advisor import Advisor, AdvisorError, Settings, get_settings
-from bot import documents, problems
+from bot import documents, openai_api, problems
 from bot.api import health, router
+from bot.mcp_mount import McpEndpoint
 from bot.metrics import PATH as METRICS_PATH
 from bot.metrics import Metrics, MetricsMiddleware
 from bot.metrics import endpoint as metrics_endpoint
-from bot.middleware import ApiGate, RequestGuard, ResponseHeaders
+from bot.middleware import MCP_PATH, ApiGate, RequestGuard, ResponseHeaders
 from bot.settings import DoorSettings, get_door_settings
 from bot.state import SharedState
 
@@ -108,14 +109,16 @@ def create_app(
     doors = doors or get_door_settings()
     shared = SharedState(settings.resolved_database_url)
     warmer = Warmer(advisor)
+    mcp = McpEndpoint(advisor)  # /mcp, built on its first request
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        warmer.start()
-        yield
-        warmer.wait()
-        advisor.close()
-        shared.close()
+        async with mcp.running():
+            warmer.start()
+            yield
+            warmer.wait()
+            advisor.close()
+            shared.close()
 
     app = FastAPI(
         title="CRM Advisor",
@@ -129,8 +132,11 @@ def create_app(
     app.state.settings = settings
     app.state.doors = doors
     app.state.warmer = warmer
+    app.state.shared = shared
     problems.install(app)
     app.include_router(router)
+    app.include_router(openai_api.router)
+    app.add_route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     documents.install(app, [k.get_secret_value() for k in doors.admin_keys])
     app.include_router(health)
     _mount_page(app)
@@ -142,18 +148,22 @@ def create_app(
 
     _install_middleware(app, settings, doors, shared)
     if doors.metrics == "on":
-        metrics = Metrics(advisor, shared)
-        key = doors.metrics_key.get_secret_value() if doors.metrics_key else None
-        # An API route, not a bare one: it puts itself in the scope, so the middleware
-        # labels /metrics by its path instead of ``unmatched``.
-        app.add_api_route(
-            METRICS_PATH,
-            metrics_endpoint(metrics, key),
-            methods=["GET", "HEAD"],
-            include_in_schema=False,
-        )
-        app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: times everything
+        _install_metrics(app, doors, Metrics(advisor, shared))
     return app
+
+
+def _install_metrics(app: FastAPI, doors: DoorSettings, metrics: Metrics) -> None:
+    """``/metrics`` (open, or behind its key) and the middleware that times every request."""
+    key = doors.metrics_key.get_secret_value() if doors.metrics_key else None
+    # An API route, not a bare one: it puts itself in the scope, so the middleware labels
+    # /metrics by its path instead of ``unmatched``.
+    app.add_api_route(
+        METRICS_PATH,
+        metrics_endpoint(metrics, key),
+        methods=["GET", "HEAD"],
+        include_in_schema=False,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: times everything
 
 
 def _install_middleware(

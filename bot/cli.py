@@ -81,3 +81,31 @@ def slack(socket: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo("CRM Advisor connected to Slack over Socket Mode; Ctrl-C to stop.", err=True)
     handler.start()
+
+
+@click.command()
+def mcp() -> None:
+    """Serve the MCP server over stdio, for an MCP host that launches the advisor.
+
+    stdout carries the protocol, so everything else (the warm-up's notices, errors) goes to
+    stderr. The index and model load in the background; a call before they are ready waits
+    for them, and a missing index is a tool error naming `advisor ingest`.
+    """
+    import logging
+    import sys
+    import threading
+
+    from advisor import Advisor, AdvisorError, get_settings
+    from bot.mcp_server import build_mcp
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    advisor = Advisor(get_settings())
+
+    def warm() -> None:
+        try:
+            advisor.warm()
+        except AdvisorError as exc:
+            click.echo(f"CRM Advisor is not ready: {exc}", err=True)
+
+    threading.Thread(target=warm, name="advisor-warm", daemon=True).start()
+    build_mcp(advisor).run("stdio")

@@ -26,6 +26,7 @@ from bot.problems import problem
 log = logging.getLogger("advisor.http")
 
 API_PREFIX = "/v1/"
+MCP_PATH = "/mcp"  # the MCP server's streamable HTTP endpoint (bot.mcp_server), keyed as /v1
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -146,7 +147,8 @@ class ApiGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         admin = bool(self.admin_prefix) and path.startswith(self.admin_prefix)
-        if scope["type"] != "http" or not path.startswith(API_PREFIX) or admin:
+        keyed = path.startswith(API_PREFIX) or path == MCP_PATH or path.startswith(f"{MCP_PATH}/")
+        if scope["type"] != "http" or not keyed or admin:
             await self.app(scope, receive, send)
             return
         who, refusal = self._identify(scope)
@@ -162,6 +164,7 @@ class ApiGate:
                 return
         else:
             wait = self._take(who)
+        scope.setdefault("state", {})["caller"] = who  # for doors that keep per-caller state
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             await problem(

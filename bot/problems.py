@@ -46,6 +46,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "conversation-not-found": (404, "No such conversation"),
     "turn-not-found": (404, "No such turn in the conversation"),
     "not-found": (404, "Not found"),
+    "model-not-found": (404, "No such model"),
     "method-not-allowed": (405, "Method not allowed"),
     "not-ready": (503, "The advisor is not ready"),
     "index-not-ready": (503, "The corpus index is not ready"),
@@ -105,7 +106,34 @@ def problem(
 ) -> JSONResponse:
     """A problem+json response for a registered slug (``status`` overrides its usual one)."""
     body = problem_body(slug, detail, status=status, instance=instance, **extra)
+    if instance is not None and is_openai_path(instance):
+        return _openai_error(body, headers)
     return JSONResponse(body, status_code=body["status"], headers=headers, media_type=MEDIA_TYPE)
+
+
+# The OpenAI-compatible routes (bot.openai_api) answer errors in OpenAI's shape, which that
+# API's clients parse; every other route keeps problem+json.
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+
+
+def is_openai_path(path: str) -> bool:
+    """True for the OpenAI-compatible routes (``/v1/models/{id}`` included)."""
+    return path in OPENAI_PATHS or path.startswith("/v1/models/")
+
+
+def _openai_error(body: dict[str, Any], headers: dict[str, str] | None) -> JSONResponse:
+    """``{"error": {message, type, param, code}}``; a 422 is OpenAI's 400."""
+    status = 400 if body["status"] == 422 else body["status"]
+    kind = {401: "authentication_error", 404: "invalid_request_error", 429: "rate_limit_error"}
+    slug = body["type"].rsplit("/", 1)[-1]
+    fields = body.get("errors") or []
+    error = {
+        "message": body["detail"],
+        "type": "server_error" if status >= 500 else kind.get(status, "invalid_request_error"),
+        "param": ".".join(fields[0]["loc"][1:]) or None if fields else None,
+        "code": slug.replace("-", "_"),
+    }
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 def _advisor_error(request: Request, exc: Exception) -> JSONResponse:

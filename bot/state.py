@@ -1,6 +1,7 @@
-"""What the front doors share across workers and hosts: Slack event claims and rate pacing.
+"""What the front doors share across workers and hosts: Slack event claims, rate pacing,
+and which conversation an OpenAI-style chat transcript continues.
 
-Both live in the conversation store's database (``ADVISOR_DATABASE_URL``, SQLite by
+All live in the conversation store's database (``ADVISOR_DATABASE_URL``, SQLite by
 default), in tables of their own, so that every worker sees one set of claims and one
 rate per key. The core knows nothing of them.
 """
@@ -28,6 +29,13 @@ pacing_table = Table(
     tables,
     Column("key", String(255), primary_key=True),
     Column("due", Float, nullable=False),  # GCRA's theoretical arrival time, epoch seconds
+)
+threads_table = Table(
+    "chat_threads",
+    tables,
+    Column("key", String(64), primary_key=True),  # a digest of the caller and the transcript
+    Column("conversation_id", String(128), nullable=False),
+    Column("created", Float, nullable=False),
 )
 
 
@@ -104,6 +112,29 @@ class SharedState:
             except SQLAlchemyError as exc:
                 raise StoreError(f"could not count the request: {exc}") from exc
         raise StoreError("could not count the request: too much contention")
+
+    def thread(self, key: str) -> str | None:
+        """The conversation that the transcript digested as ``key`` continues, if known."""
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(
+                    select(threads_table.c.conversation_id).where(threads_table.c.key == key)
+                ).scalar()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not read the chat thread: {exc}") from exc
+        return str(found) if found is not None else None
+
+    def remember_thread(self, key: str, conversation_id: str) -> None:
+        """Record that the transcript digested as ``key`` continues ``conversation_id``."""
+        row = {"key": key, "conversation_id": conversation_id, "created": time.time()}
+        try:
+            with self.engine.begin() as conn:  # the same transcript again: the newer reply wins
+                conn.execute(threads_table.delete().where(threads_table.c.key == key))
+                conn.execute(threads_table.insert().values(**row))
+        except IntegrityError:
+            pass  # another worker recorded the same transcript at the same moment
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not record the chat thread: {exc}") from exc
 
     def close(self) -> None:
         """Release pooled connections."""
