@@ -26,6 +26,7 @@ import click
 import httpx
 
 from advisor import Settings
+from evals.bench_doors import door_calls
 from evals.bench_report import compare, machine, print_table, table, targets
 from evals.harness import MemorySampler, ProcessTree, advisor_server, percentiles, questions
 from evals.load import LOAD_KEY, drive, server_env
@@ -144,7 +145,8 @@ def bench_cold_start(env: dict[str, str], key: str, args: list[str]) -> dict[str
 
 
 def bench_server(env: dict[str, str], key: str, sections: set[str], opts: dict) -> dict:
-    """One `advisor serve`: sequential /v1/ask latency, throughput per client count, peak RSS."""
+    """One `advisor serve`: sequential latency of /v1/ask, /v1/chat/completions and the MCP
+    tool (``openai``, ``mcp``), throughput per client count, peak RSS."""
     out: dict[str, Any] = {}
     headers = {"Authorization": f"Bearer {key}"}
     served: list[tuple[bool, float]] = []  # (answered, the server's own `total` in ms)
@@ -161,11 +163,14 @@ def bench_server(env: dict[str, str], key: str, sections: set[str], opts: dict) 
 
         warmup = opts["warmup"]
         if "http" in sections:
-            stats = timed({"http": ask}, questions(), opts["requests"], warmup)["http"]
+            # The OpenAI-compatible and MCP doors take the same questions, interleaved.
+            with door_calls(server.url, key) as doors:
+                timings = timed({"http": ask, **doors}, questions(), opts["requests"], warmup)
+            stats = timings.pop("http")
             answered, totals = zip(*served[warmup:], strict=True)
             # What the HTTP p50 has over the server's own total is transport and the app.
             stats.update(answered=sum(answered), server_total_p50_ms=statistics.median(totals))
-            out["http"] = stats
+            out.update(http=stats, **timings)
         else:
             for question in questions()[:warmup]:
                 ask(question)  # throughput starts on a warm server either way

@@ -22,6 +22,10 @@ RUN_ROWS = [
     "embedder overhead (lock, lone query)",
     "Advisor.ask in process",
     "/v1/ask over HTTP",
+    "/v1/chat/completions over HTTP",
+    "/v1/chat/completions: p50 over /v1/ask",
+    "MCP ask_crm_advisor over HTTP",
+    "MCP ask_crm_advisor: p50 over /v1/ask",
     "Advisor.review in process",
     "review p50, labelled plans",
     "review p50, a 3,000-word plan",
@@ -34,7 +38,7 @@ RUN_ROWS = [
     "peak RSS, server",
     "peak RSS, bench process",
 ]
-JUDGED = {5, 6, 8, 9, 13, 15, 16, 17}  # rows with a target, whatever their verdict
+JUDGED = {5, 6, 8, 10, 12, 13, 17, 19, 20, 21}  # rows with a target, whatever their verdict
 COMPARED = [
     "onnx vs torch: query embedding p50, speed-up",
     "onnx vs torch: server peak RSS, share",
@@ -79,6 +83,7 @@ def test_bench_runs_every_section_and_writes_sane_figures(
         "http_x",
         "unchanged_ingest_s",
         "cold_start_s",
+        "door_overhead_ms",
         "peak_rss_mb",
         "review_s",
         "long_review_s",
@@ -98,7 +103,8 @@ def test_an_unknown_embedder_is_refused() -> None:
 
 
 def _sane_run(run: dict) -> None:  # type: ignore[type-arg]
-    for mode in ("floor", "floor_langchain", "embed_bare", "embed", "in_process", "http", "review"):
+    modes = ("floor", "floor_langchain", "embed_bare", "embed", "in_process", "http", "review")
+    for mode in (*modes, "openai", "mcp"):
         assert run[mode]["n"] == 5 and 0 < run[mode]["p50_ms"] <= run[mode]["p95_ms"]
     assert run["http"]["answered"] > 0 and run["http"]["server_total_p50_ms"] > 0
     long = run["review"]["long_plan"]
