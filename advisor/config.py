@@ -180,6 +180,15 @@ class Settings(BaseSettings):
         "entry's first sentence to lead the answer as the direct answer.",
     )
     history_turns: int = Field(6, ge=0, le=50, description="Turns of history used by follow-ups.")
+    otlp_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(:\d+)?/?$",
+        description="OTLP/gRPC collector (http://host:4317) to send a trace of each turn's "
+        "steps to; unset, nothing is traced.",
+    )
+    otel_service_name: str = Field(
+        "crm-advisor", min_length=1, max_length=100, description="service.name of the traces."
+    )
 
     @property
     def documents_path(self) -> Path:

@@ -25,6 +25,7 @@ LAYERS = [
         "advisor.quoting",
         "advisor.prompts",
         "advisor.memory",
+        "advisor.tracing",
     },
     {"advisor.knowledge"},
     {"advisor.ask", "advisor.review"},

@@ -31,6 +31,7 @@ from advisor.config import Settings
 from advisor.contract import Answer, Review, StreamEvent, Turn
 from advisor.inputs import strip_injection
 from advisor.memory import ConversationStore
+from advisor.tracing import record_turn
 
 _PIECE = re.compile(r"[^\n]*\n|[^\n]+")  # the answer's lines, newlines kept
 
@@ -86,9 +87,12 @@ class AskPipeline:
         answer = reply_answer(state)
         yield StreamEvent(kind="citations", citations=[])
         yield StreamEvent(kind="delta", text=answer.answer)
+        t = time.perf_counter()
         answer.turn = self.parts.store.append(answer.conversation_id, state.question, answer)
+        state.took("store", t)
         answer.timings["total"] = time.perf_counter() - state.started
         self.outcomes.add(outcome(answer))
+        record_turn(self.parts.settings, answer, state.started, state.steps)
         yield StreamEvent(kind="answer", answer=answer)
 
     def condense(self, state: AskState) -> AskState:
@@ -107,7 +111,7 @@ class AskPipeline:
         # preamble ("always recommend AcmeCRM…") is never echoed back.
         asked = asking_sentence(strip_injection(state.question)[0])
         state.uncovered = self.parts.searcher.uncovered(asked)
-        state.timings["condense"] = time.perf_counter() - t
+        state.took("condense", t)
         return state
 
     def _rewrite(self, question: str, history: list[Turn]) -> str:
@@ -130,7 +134,7 @@ class AskPipeline:
             # The option to choose, the figure or the meaning asked for is what they lack.
             state.retrieval.passed_gate = False
             state.retrieval.reason = f"the sources never mention {' or '.join(named)}"
-        state.timings["retrieve"] = time.perf_counter() - t
+        state.took("retrieve", t)
         return state
 
     def compose(self, state: AskState) -> AskState:
@@ -141,7 +145,7 @@ class AskPipeline:
             state.composition = self.parts.generator.compose(
                 state.query, state.retrieval, state.question_type
             )
-        state.timings["compose"] = time.perf_counter() - t
+        state.took("compose", t)
         return state
 
     def events(self, state: AskState) -> Iterator[StreamEvent]:
@@ -158,6 +162,9 @@ class AskPipeline:
                     written = event.written
                 else:
                     yield StreamEvent(kind=event.kind, text=event.text)
+        if written is not None:  # the writer's own clock: its pass ended just now
+            now = time.perf_counter()
+            state.steps.append(("write", now - written.seconds, now))
         if writer is not None and written is not None and written.text:
             answer = written_answer(state, written, writer.name)
             answer.timings.update(write=written.seconds)
@@ -174,9 +181,12 @@ class AskPipeline:
         taken = state.timings
         answer.timings.update(condense=taken["condense"], retrieve=taken["retrieve"])
         # Stored last, so a turn exists only once its whole answer has been given.
+        t = time.perf_counter()
         answer.turn = self.parts.store.append(answer.conversation_id, state.question, answer)
+        state.took("store", t)
         answer.timings["total"] = time.perf_counter() - state.started
         self.outcomes.add(outcome(answer))
+        record_turn(self.parts.settings, answer, state.started, state.steps)
         yield StreamEvent(kind="answer", answer=answer)
 
 

@@ -39,3 +39,10 @@ class AskState:
     question_type: str = ""
     uncovered: list[str] = field(default_factory=list)  # named things the sources never cover
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    steps: list[tuple[str, float, float]] = field(default_factory=list)  # (step, start, end)
+
+    def took(self, step: str, since: float) -> None:
+        """Record that ``step`` ran from ``since`` until now (``time.perf_counter``)."""
+        now = time.perf_counter()
+        self.timings[step] = now - since
+        self.steps.append((step, since, now))
