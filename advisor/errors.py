@@ -73,6 +73,17 @@ class StoreError(AdvisorError):
 
     code = "store-error"
 
+    @classmethod
+    def of(cls, doing: str, exc: BaseException) -> StoreError:
+        """``<doing>: <the database driver's reason>``, for ``raise … from exc``.
+
+        SQLAlchemy's own message carries the SQL statement and its parameters (users'
+        questions and answers), which must not reach a client; the cause keeps them for
+        the server's log.
+        """
+        lines = str(getattr(exc, "orig", None) or exc).splitlines()
+        return cls(f"{doing}: {lines[0][:200] if lines else type(exc).__name__}")
+
 
 class InvalidInputError(AdvisorError):
     """The caller's input is unusable (empty question, too long, bad id)."""

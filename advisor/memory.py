@@ -127,7 +127,7 @@ class SQLConversationStore:
             except IntegrityError:
                 continue  # another writer took this turn number; take the next
             except SQLAlchemyError as exc:
-                raise StoreError(f"could not save the conversation turn: {exc}") from exc
+                raise StoreError.of("could not save the conversation turn", exc) from exc
         raise StoreError("could not save the conversation turn: too much contention")
 
     def turns(self, conversation_id: str, last: int | None = None) -> list[Turn]:
@@ -140,7 +140,7 @@ class SQLConversationStore:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not read the conversation: {exc}") from exc
+            raise StoreError.of("could not read the conversation", exc) from exc
         return [
             Turn(
                 turn=r.turn,
@@ -173,7 +173,7 @@ class SQLConversationStore:
             except IntegrityError:
                 continue  # a concurrent first rating landed; the update path takes over
             except SQLAlchemyError as exc:
-                raise StoreError(f"could not save the feedback: {exc}") from exc
+                raise StoreError.of("could not save the feedback", exc) from exc
         raise StoreError("could not save the feedback: too much contention")
 
     def feedback(self, conversation_id: str) -> list[Feedback]:
@@ -187,7 +187,7 @@ class SQLConversationStore:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not read the feedback: {exc}") from exc
+            raise StoreError.of("could not read the feedback", exc) from exc
         return [Feedback.model_validate(r._asdict()) for r in rows]
 
     def append_review(self, conversation_id: str, question: str, review: Review) -> int:
@@ -209,7 +209,7 @@ class SQLConversationStore:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not read the plan reviews: {exc}") from exc
+            raise StoreError.of("could not read the plan reviews", exc) from exc
         return {r.turn: Review.model_validate_json(r.review_json) for r in rows}
 
     def recent(self, prefix: str, limit: int = 5) -> list[ConversationSummary]:
@@ -238,7 +238,7 @@ class SQLConversationStore:
                     ).all()
                 )
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not list the conversations: {exc}") from exc
+            raise StoreError.of("could not list the conversations", exc) from exc
         return [
             ConversationSummary(
                 conversation_id=r.conversation_id,
@@ -269,7 +269,7 @@ def open_database(url: str, tables: MetaData) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         _create_tables(engine, tables)
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"cannot open the conversation store: {exc}") from exc
+        raise StoreError.of("cannot open the conversation store", exc) from exc
     return engine
 
 

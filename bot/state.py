@@ -78,7 +78,7 @@ class SharedState:
             self._count(self.duplicates, kind)
             return False
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not record the event: {exc}") from exc
+            raise StoreError.of("could not record the event", exc) from exc
 
     def _count(self, counts: dict[str, int], kind: str) -> None:
         with self._count_lock:
@@ -110,31 +110,44 @@ class SharedState:
             except IntegrityError:
                 continue  # a first request of the same key landed; count against its row
             except SQLAlchemyError as exc:
-                raise StoreError(f"could not count the request: {exc}") from exc
+                raise StoreError.of("could not count the request", exc) from exc
         raise StoreError("could not count the request: too much contention")
 
     def thread(self, key: str) -> str | None:
-        """The conversation that the transcript digested as ``key`` continues, if known."""
+        """The conversation that the transcript digested as ``key`` continues, if known
+        and not ambiguous."""
         try:
             with self.engine.connect() as conn:
                 found = conn.execute(
                     select(threads_table.c.conversation_id).where(threads_table.c.key == key)
                 ).scalar()
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not read the chat thread: {exc}") from exc
-        return str(found) if found is not None else None
+            raise StoreError.of("could not read the chat thread", exc) from exc
+        return str(found) if found else None
 
     def remember_thread(self, key: str, conversation_id: str) -> None:
-        """Record that the transcript digested as ``key`` continues ``conversation_id``."""
-        row = {"key": key, "conversation_id": conversation_id, "created": time.time()}
-        try:
-            with self.engine.begin() as conn:  # the same transcript again: the newer reply wins
-                conn.execute(threads_table.delete().where(threads_table.c.key == key))
-                conn.execute(threads_table.insert().values(**row))
-        except IntegrityError:
-            pass  # another worker recorded the same transcript at the same moment
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not record the chat thread: {exc}") from exc
+        """Record that the transcript digested as ``key`` continues ``conversation_id``.
+
+        Two conversations can reach one transcript (two people behind one key ask the same
+        first question and get the same answer). Such a key is kept as ambiguous (""), so
+        that neither person's next message joins the other's conversation: it starts anew.
+        """
+        where = threads_table.c.key == key
+        for _ in range(2):  # a second pass when another worker inserted the key meanwhile
+            try:
+                with self.engine.begin() as conn:
+                    found = conn.execute(select(threads_table.c.conversation_id).where(where))
+                    known = found.scalar()
+                    if known is None:
+                        row = {"key": key, "conversation_id": conversation_id}
+                        conn.execute(threads_table.insert().values(**row, created=time.time()))
+                    elif known not in (conversation_id, ""):
+                        conn.execute(threads_table.update().where(where).values(conversation_id=""))
+                return
+            except IntegrityError:
+                continue
+            except SQLAlchemyError as exc:
+                raise StoreError.of("could not record the chat thread", exc) from exc
 
     def close(self) -> None:
         """Release pooled connections."""

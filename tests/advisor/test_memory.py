@@ -118,3 +118,19 @@ def test_recent_lists_one_places_conversations_newest_first(tmp_path: Path) -> N
     assert len(store.recent("slack:T1:", limit=1)) == 1
     assert store.recent("slack:T9:", limit=5) == []
     assert store.recent("slack:T_1:", limit=5) == []  # "_" and "%" are not wildcards
+
+
+def test_a_store_error_names_the_reason_not_the_statement() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    failed = OperationalError(
+        "INSERT INTO turns (question) VALUES (?)",
+        ("our budget is 2M EUR",),
+        sqlite3.OperationalError("database is locked"),
+    )
+    assert "budget" in str(failed) and "INSERT" in str(failed)  # what must not leak
+    error = StoreError.of("could not save the conversation turn", failed)
+    assert str(error) == "could not save the conversation turn: database is locked"
+    assert str(StoreError.of("could not read", OSError())) == "could not read: OSError"
