@@ -328,7 +328,7 @@ class Advisor:
         """
         snapshot = self.searcher.snapshot
         if doc_id not in snapshot.by_doc:
-            raise DocumentNotFoundError(f"no document {doc_id!r} in the index")
+            raise DocumentNotFoundError(f"no document {doc_id[:80]!r} in the index")
         return "\n\n".join(snapshot.passages[i].text for i in snapshot.by_doc[doc_id])
 
     def conversation(self, conversation_id: str) -> list[Turn]:

@@ -136,7 +136,9 @@ def create_app(
     problems.install(app)
     app.include_router(router)
     app.include_router(openai_api.router)
-    app.add_route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    # POST only: sessions are stateless, so there is no server stream to GET or session to
+    # DELETE (a GET would hold a stream open for nothing); anything else is a 405.
+    app.add_route(MCP_PATH, mcp, methods=["POST"], include_in_schema=False)
     documents.install(app, [k.get_secret_value() for k in doors.admin_keys])
     app.include_router(health)
     _mount_page(app)

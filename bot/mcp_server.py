@@ -18,6 +18,8 @@ nothing else leaves the server but a generic error.
 
 from __future__ import annotations
 
+import logging
+from importlib import metadata
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -37,7 +39,9 @@ from advisor import (
     answer_document,
     review_document,
 )
+from bot.problems import PROBLEMS
 
+log = logging.getLogger("advisor.mcp")
 DOCUMENTS = "crm-advisor://documents/"
 INSTRUCTIONS = (
     "CRM Advisor answers managers' questions on CRM strategy from a curated corpus of "
@@ -84,16 +88,25 @@ class AdvisorMCP(MCPServer):
     """The SDK's server, its resources listed from the serving index on each request."""
 
     def __init__(self, advisor: Advisor) -> None:
-        super().__init__("crm-advisor", title="CRM Advisor", instructions=INSTRUCTIONS)
+        super().__init__(
+            "crm-advisor", title="CRM Advisor", instructions=INSTRUCTIONS, version=_version()
+        )
         self.advisor = advisor
 
     async def list_resources(self) -> list[Resource]:
-        """Every document of the serving index, as ``crm-advisor://documents/{id}``."""
+        """Every document of the serving index, as ``crm-advisor://documents/{id}``: the
+        articles first, then the advice notes, then the short answers.
+
+        Hosts list resources as they connect, so no index (yet) is an empty list and a
+        warning on stderr; the tools say what is wrong when they are called.
+        """
         try:
             docs = await anyio.to_thread.run_sync(self.advisor.sources)
         except AdvisorError as exc:
-            raise ResourceError(str(exc)) from exc
-        return [_resource(doc) for doc in docs]
+            log.warning("no documents to list: %s", exc)
+            return []
+        order = {"article": 0, "note": 1, "answer": 2}
+        return [_resource(d) for d in sorted(docs, key=lambda d: order.get(d.kind, 3))]
 
 
 def build_mcp(advisor: Advisor) -> AdvisorMCP:
@@ -167,11 +180,21 @@ class Tools:
             raise ResourceError(str(exc)) from exc
 
 
+def _version() -> str:
+    try:
+        return metadata.version("crm-advisor")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "0"
+
+
 def _call(method: Any, *args: Any) -> Any:
-    """Run an advisor method; its errors (bad input, no index) become tool errors."""
+    """Run an advisor method; its errors (bad input, no index) become tool errors, and the
+    server's own failures are logged as every other door logs them."""
     try:
         return method(*args)
     except AdvisorError as exc:
+        if PROBLEMS.get(exc.code, (500, ""))[0] >= 500:
+            log.error("MCP tool %s failed: %s", getattr(method, "__name__", method), exc)
         raise ToolError(str(exc)) from exc
 
 

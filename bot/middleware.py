@@ -95,7 +95,8 @@ class RequestGuard:
         # Only a body has a media type; a bodiless wrong-method call is left to routing (405).
         has_body = length not in ("", "0") or bool(_header(scope, b"transfer-encoding"))
         if path.startswith(API_PREFIX) and has_body and ctype != wanted:
-            detail = f"send the body as {wanted}, not {ctype or 'no content type'}"
+            sent = f"not {ctype}" if ctype else "with a Content-Type header"
+            detail = f"send the body as {wanted}, {sent}"
             await problem("unsupported-media-type", detail, instance=path)(scope, receive, send)
             return
         seen = 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 import uuid
@@ -46,14 +47,18 @@ from bot.api import AdvisorDep
 from bot.problems import problem
 from bot.state import SharedState
 
+log = logging.getLogger("advisor.http")
 MODEL, REVIEW_MODEL = "crm-advisor", "crm-advisor-review"
 MODELS = {
     MODEL: "Answers on CRM strategy from a curated corpus, every claim cited.",
     REVIEW_MODEL: "Reviews a pasted CRM plan against 12 known failure patterns.",
 }
 CREATED = 1764547200  # 2025-12-01: when these model names were first served
+# "Review this plan:" then the plan (a colon or a line break after "plan"): a question
+# that merely starts so ("review the plan's risks?") stays a question.
 _REVIEW_OPENING = re.compile(
-    r"^\s*(?:please\s+)?review\s+(?:this|my|our|the)\s+(?:crm\s+)?plan\b[\s:.,;!\-–—]*", re.I
+    r"^\s*(?:please\s+)?review\s+(?:this|my|our|the)\s+(?:crm\s+)?plan[ \t]*(?::|\r?\n)\s*",
+    re.I,
 )
 
 
@@ -86,8 +91,17 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(description=f"`{MODEL}` (answers) or `{REVIEW_MODEL}` (plan reviews).")
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
-    stream: bool = False
-    n: int = Field(1, ge=1, le=1, description="One choice only.")
+    stream: bool | None = False
+    n: int | None = Field(1, ge=1, le=1, description="One choice only.")
+    user: str | None = Field(
+        None, max_length=256, description="The end user; keeps a shared key's users apart."
+    )
+
+
+def _caller(request: Request, body: ChatRequest) -> str:
+    """Whose transcript this is: the API key (or address), and OpenAI's ``user`` if sent,
+    so the end users of a portal that shares one key keep their conversations apart."""
+    return f"{getattr(request.state, 'caller', 'anonymous')}\0{body.user or ''}"
 
 
 def get_shared(request: Request) -> SharedState:
@@ -168,7 +182,7 @@ def chat_completions(
     """Answer the last user message (or review the plan in it); stream if asked."""
     if body.model not in MODELS:
         return _no_model(body.model, request.url.path)
-    turn = Turn.read(body, getattr(request.state, "caller", "anonymous"))
+    turn = Turn.read(body, _caller(request, body))
     reply_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
         events = turn.stream(advisor, shared)  # bad input and unknown models raise here
@@ -200,7 +214,9 @@ class Turn:
         if last.role != "user" or not last.text.strip():
             raise InvalidInputError("the last message must be the user's, with text")
         said = [(m.role, m.text) for m in body.messages[:-1] if m.role in ("user", "assistant")]
-        review = body.model == REVIEW_MODEL or _REVIEW_OPENING.match(last.text) is not None
+        # On the review model the first message is the plan; later ones follow it up.
+        opening = _REVIEW_OPENING.match(last.text) is not None
+        review = opening or (body.model == REVIEW_MODEL and not said)
         turn = cls(last.text, said, caller, review)
         if review and not turn.question.strip():
             raise InvalidInputError("paste the plan after “review this plan”")
@@ -210,7 +226,9 @@ class Turn:
         """A digest of the caller and a transcript, blind to whitespace changes."""
         digest = hashlib.sha256(self.caller.encode())
         for role, text in transcript:
-            digest.update(f"\0{role}\0{' '.join(text.split())}".encode())
+            # surrogatepass: an unpaired surrogate in an earlier message is digested as it
+            # stands, not refused; only the question is checked (advisor.inputs).
+            digest.update(f"\0{role}\0{' '.join(text.split())}".encode("utf-8", "surrogatepass"))
         return digest.hexdigest()
 
     def conversation(self, shared: SharedState) -> str | None:
@@ -276,7 +294,8 @@ def _chunks(events: Iterator[tuple[str, Any]], reply_id: str, model: str) -> Ite
                 yield _data({**head, "choices": [_choice(delta, None)]})
             else:
                 yield _data({**head, "choices": [_choice({}, "stop")], **_side(value)})
-    except AdvisorError as exc:
+    except AdvisorError as exc:  # headers are gone: the error travels as a chunk, and is logged
+        log.error("chat stream failed: %s", exc)
         yield _data({"error": {"message": str(exc), "type": "server_error", "code": exc.code}})
     yield "data: [DONE]\n\n"
 
@@ -304,8 +323,8 @@ def _model(name: str) -> dict[str, Any]:
 
 
 def _no_model(name: str, path: str) -> JSONResponse:
-    known = ", ".join(MODELS)
-    return problem("model-not-found", f"no model {name!r}; this server has {known}", instance=path)
+    known, shown = ", ".join(MODELS), repr(name[:60]) + ("…" if len(name) > 60 else "")
+    return problem("model-not-found", f"no model {shown}; this server has {known}", instance=path)
 
 
 def _data(payload: dict[str, Any]) -> str:

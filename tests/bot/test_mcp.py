@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from advisor.config import Settings
 from tests.advisor.review.test_review import FLAWED
-from tests.bot.conftest import Serve
+from tests.bot.conftest import Serve, ready
 
 ADVISOR = str(Path(sys.executable).with_name("advisor"))
 KEY = "mcp-test-key"
@@ -115,3 +115,23 @@ def test_streamable_http_behind_the_api_keys(serve: Serve) -> None:
         for session in (_every_tool, _bad_arguments):
             http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}, timeout=300)
             _run(session, streamable_http_client(f"{url}/mcp", http_client=http))
+
+
+def test_mcp_over_http_takes_posts_only(serve: Serve) -> None:
+    with serve() as url:
+        ready(url)  # so that the server does not stop mid warm-up
+        assert httpx.get(f"{url}/mcp", headers={"Accept": "text/event-stream"}).status_code == 405
+
+
+def test_no_index_lists_no_documents_and_each_tool_says_why(tmp_path: Path) -> None:
+    from advisor.facade import Advisor
+    from bot.mcp_server import build_mcp
+
+    server = build_mcp(Advisor(Settings(data_dir=tmp_path / "empty")))
+
+    async def check(client: Client) -> None:
+        assert (await client.list_resources()).resources == []
+        result = await client.call_tool("list_sources", {})
+        assert result.is_error and "advisor ingest" in await _text(result)
+
+    _run(check, server)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -126,3 +127,49 @@ def test_a_wrong_key_is_openais_401(keyed_url: str) -> None:
     assert caught.value.code == "invalid_api_key"
     problem = httpx.post(f"{keyed_url}/v1/ask", json={"question": "hi"})
     assert problem.json()["type"] == "/problems/missing-api-key"  # other routes keep theirs
+
+
+def test_an_odd_earlier_message_and_null_options_are_no_error(keyed_url: str) -> None:
+    # A lone surrogate, as JSON may carry it (the openai client cannot even send one).
+    messages = [{"role": "user", "content": "hi \ud800 there"},
+                {"role": "assistant", "content": "Hello."},
+                {"role": "user", "content": "Who should own the CRM?"}]  # fmt: skip
+    body = {"model": "crm-advisor", "messages": messages, "n": None, "stream": None}
+    r = httpx.post(
+        f"{keyed_url}/v1/chat/completions",
+        content=json.dumps(body, ensure_ascii=True),
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["answered"] and r.json()["choices"][0]["message"]["content"]
+
+
+def test_one_key_shared_by_two_people_never_joins_their_conversations(oai: OpenAI) -> None:
+    first = [{"role": "user", "content": "What is a CRMO?"}]
+    text_a, side_a = _say(oai, first)
+    text_b, side_b = _say(oai, first)  # someone else, same key, same question and answer
+    assert text_a == text_b and side_a["conversation_id"] != side_b["conversation_id"]
+    follow = [*first, {"role": "assistant", "content": text_a},
+              {"role": "user", "content": "who should appoint one?"}]  # fmt: skip
+    joined = _say(oai, follow)[1]["conversation_id"]
+    assert joined not in (side_a["conversation_id"], side_b["conversation_id"])
+    # With OpenAI's `user` field each person keeps their own conversation.
+    mine = _say(oai, first, user="ana")
+    _say(oai, first, user="ben")
+    again = [*first, {"role": "assistant", "content": mine[0]},
+             {"role": "user", "content": "who should appoint one?"}]  # fmt: skip
+    assert _say(oai, again, user="ana")[1]["conversation_id"] == mine[1]["conversation_id"]
+
+
+def test_the_review_model_takes_follow_ups_and_a_plain_question_stays_one(oai: OpenAI) -> None:
+    plan = [{"role": "user", "content": FLAWED}]
+    reply = oai.chat.completions.create(model="crm-advisor-review", messages=plan)  # type: ignore[arg-type]
+    text = reply.choices[0].message.content or ""
+    follow = [*plan, {"role": "assistant", "content": text},
+              {"role": "user", "content": "Which red flag should we fix first?"}]  # fmt: skip
+    answer = oai.chat.completions.create(model="crm-advisor-review", messages=follow)  # type: ignore[arg-type]
+    assert not (answer.choices[0].message.content or "").startswith("Plan review")
+    assert _side(answer)["conversation_id"] == _side(reply)["conversation_id"]
+    asked, side = _say(oai, [{"role": "user", "content": "Review the plan phases: how long?"}])
+    assert not asked.startswith("Plan review") and "answered" in side
