@@ -44,7 +44,7 @@ index: venv
 # The plan-review classifier and the question-type reader, trained again when their
 # training data or trainers change.
 $(REVIEW_MODEL): $(STAMP) $(wildcard training/plan-sentences/*.yaml) advisor/review/classifier.py \
-		$(wildcard training/question-types/*.yaml) advisor/ask/qtypes.py
+		$(wildcard training/question-types/*.yaml) advisor/ask/qtypes.py advisor/ask/questions.py
 	$(BIN)/advisor train-review
 	@mkdir -p $(dir $@) && touch $@
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 import weakref
@@ -41,10 +40,11 @@ from advisor.config import Settings
 from advisor.errors import ConfigError
 from advisor.knowledge.corpus import YAML_LOADER
 from advisor.knowledge.embeddings import Embedder, VectorCache
+from advisor.knowledge.files import write_atomic
 from advisor.knowledge.tfidf import NgramTfidf
 
 log = logging.getLogger("advisor.ask")
-VERSION = "1"  # of the saved reader's layout and columns
+VERSION = "2"  # of the saved reader's layout and columns; 2: the vector's width saved
 EMBED_WEIGHT = 3.0  # scale of the unit sentence vector beside the rule and n-gram columns
 REGULARISATION = 10.0  # inverse strength C
 _WORDS = re.compile(r"[a-z0-9']+")
@@ -142,18 +142,14 @@ class QuestionTyper:
     def save(self, path: Path) -> None:
         """Write the head, n-grams and training texts as arrays; an unwritable folder only
         costs the next process a retrain."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        arrays: dict[str, Any] = {"weights": self.weights, "bias": self.bias}
+        dense = self.weights.shape[1] - len(rule_matches("?")) - len(self.grams.vocabulary)
+        arrays: dict[str, Any] = {"weights": self.weights, "bias": self.bias, "dense": dense}
         arrays |= {"labels": np.array(self.labels), "texts": np.array(self.texts)}
         arrays |= {"vocabulary": np.array(self.grams.vocabulary), "idf": self.grams.idf}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                np.savez(fh, version=np.array(VERSION), **arrays)
-            os.replace(tmp, path)
+            write_atomic(path, lambda fh: np.savez(fh, version=np.array(VERSION), **arrays))
         except OSError as exc:
             log.warning("could not save the question-type reader %s: %s", path, exc)
-            tmp.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path, embedder: Embedder) -> QuestionTyper | None:
@@ -164,6 +160,10 @@ class QuestionTyper:
                     raise ValueError("written by another version")
                 grams = NgramTfidf([str(w) for w in data["vocabulary"]], data["idf"], **_GRAMS)
                 head = (data["weights"], data["bias"], [str(t) for t in data["labels"]])
+                # The sentence vector's width, then one column per rule and per n-gram.
+                columns = int(data["dense"]) + len(rule_matches("?")) + len(grams.vocabulary)
+                if head[0].shape != (len(head[2]), columns):
+                    raise ValueError(f"weights of shape {head[0].shape} for {columns} columns")
                 return cls(embedder, head, grams, [str(t) for t in data["texts"]])
         except FileNotFoundError:
             return None
@@ -178,16 +178,19 @@ class QuestionTyper:
 
         Raises ConfigError on bad training data, EmbeddingError when the model fails.
         """
-        path = model_path(model_dir, training_dir, embedder)
+        # Keyed by the folders, not the file's digest: a question must not re-read the
+        # training files (nor retrain mid-request when they change; a restart does that).
+        where = (str(Path(training_dir).resolve()), str(Path(model_dir).resolve()))
         with _LOCK:
             loaded = _LOADED.setdefault(embedder, {})
-            if path.name not in loaded:
+            if where not in loaded:
+                path = model_path(model_dir, training_dir, embedder)
                 typer = cls.load(path, embedder)
                 if typer is None:
                     typer = cls.train(embedder, load_questions(Path(training_dir)))
                     typer.save(path)
-                loaded[path.name] = typer
-            return loaded[path.name]
+                loaded[where] = typer
+            return loaded[where]
 
     @classmethod
     def for_settings(cls, embedder: Embedder, settings: Settings) -> QuestionTyper:
@@ -198,11 +201,17 @@ class QuestionTyper:
 def model_path(model_dir: Path, training_dir: Path, embedder: Embedder) -> Path:
     """Where the reader for this training data and embedder is saved (named by a digest)."""
     digest = hashlib.sha1(f"{VERSION}|{REGULARISATION}|{EMBED_WEIGHT}|{embedder.name}".encode())
+    # The code that makes the columns (the cue rules, the asking sentence, the n-grams) is
+    # part of what made the file: a changed rule is a new file, never a stale one.
+    for source in (Path(__file__), Path(__file__).with_name("questions.py")):
+        digest.update(source.read_bytes())
     for path in sorted(Path(training_dir).glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return Path(model_dir) / f"question-types-{digest.hexdigest()[:16]}.npz"
 
 
 _LOCK = threading.Lock()
-# Per embedder, by file name: a changed training folder is a new file, so a new reader.
-_LOADED: weakref.WeakKeyDictionary[Any, dict[str, QuestionTyper]] = weakref.WeakKeyDictionary()
+# Per embedder, by (training folder, model folder): made once per process.
+_LOADED: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], QuestionTyper]] = (
+    weakref.WeakKeyDictionary()
+)

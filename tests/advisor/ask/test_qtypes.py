@@ -66,6 +66,12 @@ def test_a_saved_typer_reads_as_the_trained_one_and_a_changed_folder_is_a_new_fi
     assert np.allclose(loaded.weights, trained.weights) and loaded.texts == trained.texts
     _small_folder(folder, [*rows, ("why", "Why do reps avoid the CRM?")])
     assert model_path(models, folder, advisor.embedder) != path
+    # Weights that do not fit the columns (a file made by other code) are not loaded.
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    with path.open("wb") as fh:
+        np.savez(fh, **{**arrays, "weights": arrays["weights"][:, :-5]})
+    assert QuestionTyper.load(path, advisor.embedder) is None
 
 
 def test_a_damaged_saved_typer_is_trained_again(
