@@ -28,6 +28,7 @@ from bot.settings import DoorSettings, get_door_settings
 from bot.state import SharedState
 
 log = logging.getLogger("advisor.http")
+MCP_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Last-Event-ID"]  # a browser MCP host
 STATIC = Path(__file__).parent / "static"
 PAGE_PATHS = ("/static/", "/embed.js")
 
@@ -109,7 +110,7 @@ def create_app(
     doors = doors or get_door_settings()
     shared = SharedState(settings.resolved_database_url)
     warmer = Warmer(advisor)
-    mcp = McpEndpoint(advisor)  # /mcp, built on its first request
+    mcp = McpEndpoint(advisor, keyed=bool(doors.api_keys))  # /mcp, built on first request
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -193,7 +194,7 @@ def _install_middleware(
         CORSMiddleware,
         allow_origins=doors.cors_origins,
         allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID", *MCP_HEADERS],
         expose_headers=["Retry-After", "X-Request-ID", "X-Served-By", "Server-Timing"],
         max_age=600,
     )

@@ -5,7 +5,8 @@ should not pay at start (``make bench`` times the start to the first answer). So
 endpoint builds the server (``bot.mcp_server``) on the first request to ``/mcp``, in a
 worker thread, and runs the SDK's session manager in a task group that the app's lifespan
 owns (``running``). Sessions are stateless (each request stands alone; a follow-up names
-its conversation), so any worker can take any request.
+its conversation), so any worker can take any request. Without API keys only loopback
+host names are served (the SDK's DNS-rebinding guard).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from bot.middleware import MCP_PATH
 class McpEndpoint:
     """An ASGI app for ``/mcp``; enter ``running()`` in the app's lifespan."""
 
-    def __init__(self, advisor: Advisor) -> None:
-        self.advisor = advisor
+    def __init__(self, advisor: Advisor, keyed: bool) -> None:
+        self.advisor, self.keyed = advisor, keyed
         self._app: Any = None
         self._group: anyio.abc.TaskGroup | None = None
         self._lock = anyio.Lock()
@@ -39,6 +40,7 @@ class McpEndpoint:
                 yield
             finally:
                 group.cancel_scope.cancel()
+                self._app = self._group = None  # a restarted app builds its own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
@@ -55,12 +57,19 @@ class McpEndpoint:
         if self._group is None:
             raise RuntimeError("the MCP endpoint is not running (enter running() first)")
         server = await anyio.to_thread.run_sync(build_mcp, self.advisor)
-        # The endpoint sits behind the API keys and CORS policy of /v1, and the public
-        # host name is the deployment's, so the SDK's localhost-only Host check stays off.
+        # With API keys, a page that rebinds a name to this server has no key to send, and
+        # the public host name is the deployment's: the SDK's loopback-only Host and Origin
+        # check stays off. Without keys it is on, as the SDK sets it for a local server.
+        loopback = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         app = server.streamable_http_app(
             streamable_http_path=MCP_PATH,
             stateless_http=True,
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+            transport_security=security if self.keyed else loopback,
         )
         await self._group.start(_serve, server)
         return app

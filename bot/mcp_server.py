@@ -10,10 +10,11 @@ as every other door. One definition serves two transports:
 
 Tools: ``ask_crm_advisor``, ``review_crm_plan`` and ``list_sources``. Each returns the
 readable text (with its "Sources:" list) for the host model, and the same result as
-structured content. The corpus documents are resources, ``crm-advisor://documents/{id}``,
+structured content. The corpus documents (not those the administrators added) are
+resources, ``crm-advisor://documents/{id}``,
 listed from the serving index on each request, so an ingest shows at once. An input the
-advisor refuses, or an index that is not ready, is a tool error the host model can read;
-nothing else leaves the server but a generic error.
+advisor refuses, or an index that is not ready, is a tool error the host model can read
+(the advisor's errors carry no internals); anything else is the SDK's generic error.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class AdvisorMCP(MCPServer):
             log.warning("no documents to list: %s", exc)
             return []
         order = {"article": 0, "note": 1, "answer": 2}
-        return [_resource(d) for d in sorted(docs, key=lambda d: order.get(d.kind, 3))]
+        corpus = [d for d in docs if d.origin == "corpus"]
+        return [_resource(d) for d in sorted(corpus, key=lambda d: order.get(d.kind, 3))]
 
 
 def build_mcp(advisor: Advisor) -> AdvisorMCP:
@@ -171,8 +173,12 @@ class Tools:
         return _result("\n".join(lines), SourcesResult(sources=docs))
 
     def document(self, doc_id: str) -> str:
-        """One corpus document's indexed text."""
+        """One corpus document's indexed text. Documents added by the administrators are
+        not served whole (users see them quoted in answers, as over /v1)."""
         try:
+            added = {d.doc_id for d in self.advisor.sources() if d.origin == "added"}
+            if doc_id in added:
+                raise DocumentNotFoundError(f"{doc_id[:80]!r} is not a corpus document")
             return self.advisor.document(doc_id)
         except DocumentNotFoundError as exc:
             raise ResourceNotFoundError(str(exc)) from exc

@@ -26,8 +26,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -48,6 +48,7 @@ from bot.problems import problem
 from bot.state import SharedState
 
 log = logging.getLogger("advisor.http")
+T = TypeVar("T")
 MODEL, REVIEW_MODEL = "crm-advisor", "crm-advisor-review"
 MODELS = {
     MODEL: "Answers on CRM strategy from a curated corpus, every claim cited.",
@@ -248,24 +249,24 @@ class Turn:
         return text, result
 
     def _ask(self, advisor: Advisor, shared: SharedState) -> Answer | Review:
-        cid = self.conversation(shared)
+        if self.review:
+            return self._continued(shared, lambda cid: advisor.review(self.question, cid))
+        return self._continued(shared, lambda cid: advisor.ask(self.question, cid))
+
+    def _continued(self, shared: SharedState, call: Callable[[str | None], T]) -> T:
+        """``call`` in the recorded conversation, or in a new one once the store has lost
+        it (a reset database)."""
         try:
-            if self.review:
-                return advisor.review(self.question, cid)
-            return advisor.ask(self.question, cid)
-        except ConversationNotFoundError:  # recorded, but the store has lost it since
-            return advisor.review(self.question) if self.review else advisor.ask(self.question)
+            return call(self.conversation(shared))
+        except ConversationNotFoundError:
+            return call(None)
 
     def stream(self, advisor: Advisor, shared: SharedState) -> Iterator[tuple[str, Any]]:
         """``("text", piece)`` events, then ``("done", result)``; input errors raise now."""
         if self.review or advisor.writer is not None:
             text, result = self.reply(advisor, shared)  # checked whole before it is sent
             return iter([("text", text), ("done", result)])
-        cid = self.conversation(shared)
-        try:
-            events = advisor.stream(self.question, cid)
-        except ConversationNotFoundError:
-            events = advisor.stream(self.question)
+        events = self._continued(shared, lambda cid: advisor.stream(self.question, cid))
         return self._pieces(events, shared)
 
     def _pieces(self, events: Iterator[Any], shared: SharedState) -> Iterator[tuple[str, Any]]:

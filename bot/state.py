@@ -8,6 +8,7 @@ rate per key. The core knows nothing of them.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -17,6 +18,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from advisor import StoreError, open_database
 
+log = logging.getLogger("advisor.http")
+THREAD_DAYS = 30  # how long a chat transcript can be continued
+PRUNE_EVERY = 500  # recorded replies between two prunings, per process
 tables = MetaData()
 claims_table = Table(
     "claims",
@@ -53,6 +57,7 @@ class SharedState:
         self._count_lock = threading.Lock()
         self.claimed: dict[str, int] = {}  # this process's claims, by kind
         self.duplicates: dict[str, int] = {}  # ... and refusals (a retry seen before)
+        self._threads_recorded = 0
 
     @property
     def engine(self) -> Engine:
@@ -133,6 +138,9 @@ class SharedState:
         that neither person's next message joins the other's conversation: it starts anew.
         """
         where = threads_table.c.key == key
+        self._threads_recorded += 1
+        if self._threads_recorded % PRUNE_EVERY == 1:  # now and then, not on every reply
+            self._prune_threads()
         for _ in range(2):  # a second pass when another worker inserted the key meanwhile
             try:
                 with self.engine.begin() as conn:
@@ -148,6 +156,15 @@ class SharedState:
                 continue
             except SQLAlchemyError as exc:
                 raise StoreError.of("could not record the chat thread", exc) from exc
+
+    def _prune_threads(self) -> None:
+        """Forget transcripts older than ``THREAD_DAYS``: chats are rarely resumed later."""
+        old = threads_table.c.created < time.time() - THREAD_DAYS * 86400
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(threads_table.delete().where(old))
+        except SQLAlchemyError as exc:  # best effort: the table only grows meanwhile
+            log.warning("could not prune the chat threads: %s", StoreError.of("prune", exc))
 
     def close(self) -> None:
         """Release pooled connections."""

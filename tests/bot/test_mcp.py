@@ -135,3 +135,40 @@ def test_no_index_lists_no_documents_and_each_tool_says_why(tmp_path: Path) -> N
         assert result.is_error and "advisor ingest" in await _text(result)
 
     _run(check, server)
+
+
+def test_without_keys_only_loopback_host_names_are_served(serve: Serve) -> None:
+    with serve() as url:
+        ready(url)
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        headers = {"Accept": "application/json, text/event-stream"}
+        rebound = httpx.post(f"{url}/mcp", json=call, headers={**headers, "Host": "evil.example"})
+        assert rebound.status_code == 421
+        local = httpx.post(f"{url}/mcp", json=call, headers=headers)
+        assert local.status_code != 421
+
+
+def test_an_added_document_is_not_served_whole(
+    tmp_path: Path, index_dir: Path, embedder: Any
+) -> None:
+    import shutil
+
+    from advisor import DocumentLibrary, Settings
+    from advisor.facade import Advisor
+    from bot.mcp_server import build_mcp
+
+    data = tmp_path / "data"
+    shutil.copytree(index_dir, data)
+    settings = Settings(data_dir=data)
+    note = b"# Internal pricing memo\n\n" + b"Our CRM renewal terms are confidential. " * 40
+    DocumentLibrary(settings, embedder_factory=lambda: embedder).add([("memo.md", note)])
+    advisor = Advisor(settings, embedder=embedder)
+    added = next(d for d in advisor.sources() if d.origin == "added")
+
+    async def check(client: Client) -> None:
+        uris = {str(r.uri) for r in (await client.list_resources()).resources}
+        assert f"crm-advisor://documents/{added.doc_id}" not in uris and uris
+        with pytest.raises(Exception, match="not a corpus document"):
+            await client.read_resource(f"crm-advisor://documents/{added.doc_id}")
+
+    _run(check, build_mcp(advisor))

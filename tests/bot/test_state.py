@@ -54,3 +54,26 @@ def test_pacing_from_many_threads_lets_exactly_the_burst_through(tmp_path: Path)
     for t in threads:
         t.join()
     assert allowed.count(True) == 5
+
+
+def test_a_transcript_shared_by_two_conversations_continues_neither(tmp_path: Path) -> None:
+    state = SharedState(f"sqlite:///{tmp_path / 's.db'}")
+    state.remember_thread("k1", "c1")
+    state.remember_thread("k1", "c1")  # the same conversation again: still c1
+    assert state.thread("k1") == "c1"
+    state.remember_thread("k1", "c2")  # another conversation reached the same transcript
+    assert state.thread("k1") is None
+    state.remember_thread("k1", "c1")
+    assert state.thread("k1") is None and state.thread("never") is None
+
+
+def test_old_transcripts_are_forgotten(tmp_path: Path) -> None:
+    from bot import state as module
+
+    state = SharedState(f"sqlite:///{tmp_path / 's.db'}")
+    state.remember_thread("old", "c1")
+    with state.engine.begin() as conn:
+        conn.execute(module.threads_table.update().values(created=time.time() - 31 * 86400))
+    state._threads_recorded = module.PRUNE_EVERY  # the next reply prunes
+    state.remember_thread("new", "c2")
+    assert state.thread("old") is None and state.thread("new") == "c2"
