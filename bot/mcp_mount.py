@@ -69,6 +69,7 @@ class McpEndpoint:
         app = server.streamable_http_app(
             streamable_http_path=MCP_PATH,
             stateless_http=True,
+            json_response=True,  # one JSON reply per call: no SSE framing to pay for
             transport_security=security if self.keyed else loopback,
         )
         await self._group.start(_serve, server)

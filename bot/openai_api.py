@@ -195,6 +195,9 @@ def chat_completions(
     text, result = turn.reply(advisor, shared)
     message = {"role": "assistant", "content": text}
     choice = {"index": 0, "message": message, "finish_reason": "stop"}
+    # Recorded before the reply leaves, not in a background task: a client that sends
+    # the follow-up at once would otherwise find no thread and lose the context.
+    turn.remember(shared, text, result.conversation_id)
     return JSONResponse(
         {**_head(reply_id, body.model, "chat.completion"), "choices": [choice], **_side(result)}
     )
@@ -237,15 +240,18 @@ class Turn:
         return shared.thread(self.key(self.prior)) if self.prior else None
 
     def remember(self, shared: SharedState, text: str, conversation_id: str) -> None:
-        """Record the transcript with this reply, so the next request continues it."""
+        """Record the transcript with this reply, so the next request continues it; a
+        store failure costs the next message its context, not this reply."""
         transcript = [*self.prior, ("user", self.said), ("assistant", text)]
-        shared.remember_thread(self.key(transcript), conversation_id)
+        try:
+            shared.remember_thread(self.key(transcript), conversation_id)
+        except AdvisorError as exc:
+            log.warning("could not record the chat thread: %s", exc)
 
     def reply(self, advisor: Advisor, shared: SharedState) -> tuple[str, Answer | Review]:
-        """The whole reply's text and the advisor's result."""
+        """The whole reply's text and the advisor's result, not yet ``remember``ed."""
         result = self._ask(advisor, shared)
         text = review_document(result) if isinstance(result, Review) else answer_document(result)
-        self.remember(shared, text, result.conversation_id)
         return text, result
 
     def _ask(self, advisor: Advisor, shared: SharedState) -> Answer | Review:
@@ -265,9 +271,16 @@ class Turn:
         """``("text", piece)`` events, then ``("done", result)``; input errors raise now."""
         if self.review or advisor.writer is not None:
             text, result = self.reply(advisor, shared)  # checked whole before it is sent
-            return iter([("text", text), ("done", result)])
+            return self._whole(text, result, shared)
         events = self._continued(shared, lambda cid: advisor.stream(self.question, cid))
         return self._pieces(events, shared)
+
+    def _whole(
+        self, text: str, result: Answer | Review, shared: SharedState
+    ) -> Iterator[tuple[str, Any]]:
+        yield "text", text
+        yield "done", result
+        self.remember(shared, text, result.conversation_id)  # before [DONE], which clients await
 
     def _pieces(self, events: Iterator[Any], shared: SharedState) -> Iterator[tuple[str, Any]]:
         for event in events:
@@ -278,8 +291,8 @@ class Turn:
                 footer = answer_document(answer)[len(answer.answer) :]
                 if footer:
                     yield "text", footer
-                self.remember(shared, answer_document(answer), answer.conversation_id)
                 yield "done", answer
+                self.remember(shared, answer_document(answer), answer.conversation_id)
 
 
 def _chunks(events: Iterator[tuple[str, Any]], reply_id: str, model: str) -> Iterator[str]:
