@@ -288,11 +288,11 @@ class Turn:
                 yield "text", event.text
             elif event.kind == "answer":
                 answer = event.answer
-                footer = answer_document(answer)[len(answer.answer) :]
-                if footer:
+                whole = answer_document(answer)
+                if footer := whole[len(answer.answer) :]:
                     yield "text", footer
                 yield "done", answer
-                self.remember(shared, answer_document(answer), answer.conversation_id)
+                self.remember(shared, whole, answer.conversation_id)
 
 
 def _chunks(events: Iterator[tuple[str, Any]], reply_id: str, model: str) -> Iterator[str]:

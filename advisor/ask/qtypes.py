@@ -40,7 +40,7 @@ from advisor.config import Settings
 from advisor.errors import ConfigError
 from advisor.knowledge.corpus import YAML_LOADER
 from advisor.knowledge.embeddings import Embedder, VectorCache
-from advisor.knowledge.files import write_atomic
+from advisor.knowledge.files import digest_folder, write_atomic
 from advisor.knowledge.tfidf import NgramTfidf
 
 log = logging.getLogger("advisor.ask")
@@ -205,8 +205,7 @@ def model_path(model_dir: Path, training_dir: Path, embedder: Embedder) -> Path:
     # part of what made the file: a changed rule is a new file, never a stale one.
     for source in (Path(__file__), Path(__file__).with_name("questions.py")):
         digest.update(source.read_bytes())
-    for path in sorted(Path(training_dir).glob("*.yaml")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest_folder(digest, Path(training_dir))
     return Path(model_dir) / f"question-types-{digest.hexdigest()[:16]}.npz"
 
 

@@ -14,7 +14,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -44,3 +44,11 @@ def keep_newest(folder: Path, pattern: str, keep: int) -> None:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 old.unlink(missing_ok=True)
+
+
+def digest_folder(digest: Any, folder: Path, pattern: str = "*.yaml") -> Any:
+    """Feed each file of ``folder`` matching ``pattern`` (name, then bytes) into ``digest``
+    (a ``hashlib`` object), in name order; return it. Names models by their training data."""
+    for path in sorted(folder.glob(pattern)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest

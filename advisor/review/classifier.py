@@ -37,6 +37,7 @@ import yaml
 from advisor.errors import ConfigError
 from advisor.knowledge.corpus import YAML_LOADER
 from advisor.knowledge.embeddings import Embedder, VectorCache, embed_matrix
+from advisor.knowledge.files import digest_folder
 from advisor.knowledge.tfidf import NgramTfidf
 
 log = logging.getLogger("advisor.review")
@@ -315,8 +316,7 @@ def model_path(model_dir: Path, training_dir: Path, embedder: Embedder) -> Path:
     digest = hashlib.sha1(
         f"{TRAINER_VERSION}|{REGULARISATION}|{LEXICAL_WEIGHT}|{embedder.name}".encode()
     )
-    for path in sorted(training_dir.glob("*.yaml")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest_folder(digest, Path(training_dir))
     return model_dir / f"plan-sentences-{digest.hexdigest()[:16]}.npz"
 
 
