@@ -95,6 +95,8 @@ def _run_rows(t: Table, r: dict[str, Any], tag: str) -> None:
             t.add(f"{name} over HTTP [{tag}]", r[door], "", x, floor=floor)
             over = r[door]["p50_ms"] - r["http"]["p50_ms"]
             t.add(f"{name}: p50 over /v1/ask [{tag}]", None, over, " ms", TARGET_DOOR_OVERHEAD_MS)
+    if "mcp_sdk" in r and "http" in r:  # a host's client library on top: no target
+        t.add(f"MCP ask_crm_advisor via the SDK client [{tag}]", r["mcp_sdk"], "", x, floor=floor)
     if "review" in r:
         t.add(f"Advisor.review in process [{tag}]", r["review"], "", x, floor=floor)
         review_s = r["review"]["p50_ms"] / 1000

@@ -26,6 +26,7 @@ RUN_ROWS = [
     "/v1/chat/completions: p50 over /v1/ask",
     "MCP ask_crm_advisor over HTTP",
     "MCP ask_crm_advisor: p50 over /v1/ask",
+    "MCP ask_crm_advisor via the SDK client",
     "Advisor.review in process",
     "review p50, labelled plans",
     "review p50, a 3,000-word plan",
@@ -38,7 +39,7 @@ RUN_ROWS = [
     "peak RSS, server",
     "peak RSS, bench process",
 ]
-JUDGED = {5, 6, 8, 10, 12, 13, 17, 19, 20, 21}  # rows with a target, whatever their verdict
+JUDGED = {5, 6, 8, 10, 13, 14, 18, 20, 21, 22}  # rows with a target, whatever their verdict
 COMPARED = [
     "onnx vs torch: query embedding p50, speed-up",
     "onnx vs torch: server peak RSS, share",
@@ -104,7 +105,7 @@ def test_an_unknown_embedder_is_refused() -> None:
 
 def _sane_run(run: dict) -> None:  # type: ignore[type-arg]
     modes = ("floor", "floor_langchain", "embed_bare", "embed", "in_process", "http", "review")
-    for mode in (*modes, "openai", "mcp"):
+    for mode in (*modes, "openai", "mcp", "mcp_sdk"):
         assert run[mode]["n"] == 5 and 0 < run[mode]["p50_ms"] <= run[mode]["p95_ms"]
     assert run["http"]["answered"] > 0 and run["http"]["server_total_p50_ms"] > 0
     long = run["review"]["long_plan"]
