@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
 
@@ -42,15 +45,45 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
             err=True,
         )
     click.echo(f"CRM Advisor on http://{host}:{port}/  (API docs: /docs)", err=True)
-    uvicorn.run(
-        "bot.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-    )
+    with _metrics_folder(workers > 1 and settings.metrics == "on"):
+        uvicorn.run(
+            "bot.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
+
+
+@contextmanager
+def _metrics_folder(shared: bool) -> Iterator[None]:
+    """With several workers, one folder of metric files they all write (``prometheus_client``
+    multiprocess mode, switched on by ``PROMETHEUS_MULTIPROC_DIR`` in the environment the
+    workers inherit), so one scrape reports them all. A folder the operator set is used,
+    emptied of an earlier run's files first, as the library requires; else a temporary
+    one, removed at exit."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if not shared:
+        yield
+        return
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="advisor-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 @click.command()

@@ -15,11 +15,20 @@
 
 The core's counters are read at scrape time (``Advisor.stats``); nothing is pushed. Each
 app has its own registry, so several apps in one process (tests) do not collide.
+
+With several worker processes (``advisor serve --workers N`` sets
+``PROMETHEUS_MULTIPROC_DIR``), a scrape reaches one worker but reports them all:
+``prometheus_client``'s multiprocess mode keeps every instrument in per-process files in
+that folder and sums them at scrape time. The core's counters are then mirrored into such
+instruments (``_Mirror``) after every request and every ``MIRROR_EVERY_S``, as deltas, so
+a worker's Slack turns answered in the background are counted too.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,10 +37,12 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,28 +52,103 @@ from bot.problems import problem
 from bot.state import SharedState
 
 PATH = "/metrics"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's switch to multiprocess mode
+MIRROR_EVERY_S = 2.0
 # Seconds: a warm answer takes tens of milliseconds, a cold one or an LLM's several seconds.
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class Metrics:
-    """One app's registry: the HTTP instruments, and a collector over the advisor's state."""
+    """One app's registry: the HTTP instruments, and a collector over the advisor's state.
+
+    In multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set before ``prometheus_client`` was
+    imported) the instruments write to that folder and the registry reads every process's
+    files; otherwise the registry holds this process's instruments and reads the core live.
+    """
 
     def __init__(self, advisor: Advisor, shared: SharedState | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        own = None if self.multiprocess else self.registry  # files, not this registry
         self.requests = Counter(
             "advisor_http_requests", "HTTP requests by route template, method and status.",
-            ["route", "method", "status"], registry=self.registry,
+            ["route", "method", "status"], registry=own,
         )  # fmt: skip
         self.latency = Histogram(
             "advisor_http_request_duration_seconds", "HTTP request time to the last byte.",
-            ["route", "method"], buckets=BUCKETS, registry=self.registry,
+            ["route", "method"], buckets=BUCKETS, registry=own,
         )  # fmt: skip
-        self.registry.register(_AdvisorCollector(advisor, shared))
+        collector = _AdvisorCollector(advisor, shared)
+        self.mirror: _Mirror | None = None
+        if self.multiprocess:
+            MultiProcessCollector(self.registry)
+            self.mirror = _Mirror(collector)
+            self.mirror.start()
+        else:
+            self.registry.register(collector)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
+        if self.mirror is not None:
+            self.mirror.sync()  # this worker's latest, before every worker's files are read
         return generate_latest(self.registry)
+
+
+class _Mirror:
+    """Copies the core's scrape-time families into multiprocess instruments, as deltas for
+    counters and values for gauges (latest write wins: ``mostrecent``), so that every
+    worker's counts reach the shared folder. A gauge's label set no longer reported (an
+    old index generation) is set to 0."""
+
+    def __init__(self, collector: _AdvisorCollector) -> None:
+        self.collector = collector
+        self.lock = threading.Lock()
+        self.instruments: dict[str, Counter | Gauge] = {}
+        self.seen: dict[tuple[str, tuple[str, ...]], float] = {}
+
+    def start(self) -> None:
+        """Sync every ``MIRROR_EVERY_S`` in a daemon thread, for work done after a reply."""
+
+        def loop() -> None:
+            while True:
+                time.sleep(MIRROR_EVERY_S)
+                self.sync()
+
+        threading.Thread(target=loop, name="metrics-mirror", daemon=True).start()
+
+    def sync(self) -> None:
+        """Write what changed since the last sync."""
+        with self.lock:
+            for family in self.collector.collect():
+                self._write(family)
+
+    def _write(self, family: Metric) -> None:
+        names = tuple(getattr(family, "_labelnames", ()))
+        instrument = self.instruments.get(family.name)
+        if instrument is None:
+            kind = Counter if family.type == "counter" else Gauge
+            extra = {} if kind is Counter else {"multiprocess_mode": "mostrecent"}
+            instrument = kind(family.name, family.documentation, names, registry=None, **extra)
+            self.instruments[family.name] = instrument
+        reported = set()
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            values = tuple(sample.labels[n] for n in names)
+            reported.add(values)
+            child = instrument.labels(*values) if names else instrument
+            before = self.seen.get((family.name, values), 0.0)
+            if isinstance(child, Counter):
+                if sample.value > before:  # a core counter never goes back
+                    child.inc(sample.value - before)
+            else:
+                child.set(sample.value)
+            self.seen[family.name, values] = sample.value
+        if isinstance(instrument, Gauge):
+            for name, values in list(self.seen):
+                if name == family.name and values not in reported:
+                    (instrument.labels(*values) if names else instrument).set(0)
+                    del self.seen[name, values]
 
 
 class _AdvisorCollector:
@@ -150,6 +236,8 @@ class MetricsMiddleware:
             method = scope["method"] if scope["method"] in _METHODS else "other"
             self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+            if self.metrics.mirror is not None:
+                self.metrics.mirror.sync()
 
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}

@@ -171,3 +171,45 @@ def _spawned(pid: int) -> list[psutil.Process]:
         for p in psutil.Process(pid).children(recursive=True)
         if "spawn_main" in " ".join(p.cmdline())
     ]
+
+
+def test_one_scrape_counts_every_workers_requests_and_turns(cluster: Cluster) -> None:
+    # Each worker writes its counts to its own files in one folder; a scrape, whichever
+    # worker the kernel hands it to, sums them all.
+    with advisor_server(cluster.env, args=["--workers", "2"]) as server:
+        headers = {"Authorization": f"Bearer {KEYS[1]}"}
+        served_by: dict[str, int] = {}
+        for i in range(40):  # a fresh connection each, until both workers have answered
+            body = {"question": f"How should we phase a CRM rollout? ({i})"}
+            r = httpx.post(f"{server.url}/v1/ask", json=body, headers=headers, timeout=60)
+            assert r.status_code == 200, r.text
+            worker = r.headers["x-served-by"]
+            served_by[worker] = served_by.get(worker, 0) + 1
+            if len(served_by) == 2 and i >= 5:
+                break
+        assert len(served_by) == 2, served_by
+        asked = sum(served_by.values())
+        seen = set()
+        for _ in range(8):  # scrapes land on either worker; each must see every request
+            r = httpx.get(f"{server.url}/metrics", timeout=30)
+            seen.add(r.headers["x-served-by"])
+            totals = _totals(r.text)
+            assert totals["requests"] == asked and totals["turns"] == asked, (totals, asked)
+            assert totals["passages"] > 0
+        assert seen, "no scrape answered"
+
+
+def _totals(text: str) -> dict[str, float]:
+    """From a /metrics text: /v1/ask requests, turns and the index's passages."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals = {"requests": 0.0, "turns": 0.0, "passages": 0.0}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "advisor_http_requests_total" and s.labels.get("route") == "/v1/ask":
+                totals["requests"] += s.value
+            elif s.name == "advisor_turns_total":
+                totals["turns"] += s.value
+            elif s.name == "advisor_index_passages":
+                totals["passages"] = s.value
+    return totals
