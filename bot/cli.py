@@ -45,7 +45,8 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
             err=True,
         )
     click.echo(f"CRM Advisor on http://{host}:{port}/  (API docs: /docs)", err=True)
-    with _metrics_folder(workers > 1 and settings.metrics == "on"):
+    shared = workers > 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ
+    with _metrics_folder(shared and settings.metrics == "on"):
         uvicorn.run(
             "bot.app:app_from_env",
             factory=True,
@@ -59,11 +60,11 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
 
 @contextmanager
 def _metrics_folder(shared: bool) -> Iterator[None]:
-    """With several workers, one folder of metric files they all write (``prometheus_client``
-    multiprocess mode, switched on by ``PROMETHEUS_MULTIPROC_DIR`` in the environment the
-    workers inherit), so one scrape reports them all. A folder the operator set is used,
-    emptied of an earlier run's files first, as the library requires; else a temporary
-    one, removed at exit."""
+    """With several workers (or the folder set), one folder of metric files they all
+    write (``prometheus_client``'s multiprocess mode, switched on by
+    ``PROMETHEUS_MULTIPROC_DIR`` in the environment the workers inherit), so one scrape
+    reports them all. A folder the operator set is used, emptied of an earlier run's files
+    first, as the library requires; else a temporary one, removed at exit."""
     import os
     import shutil
     import tempfile
@@ -73,10 +74,16 @@ def _metrics_folder(shared: bool) -> Iterator[None]:
         yield
         return
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="advisor-metrics-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
-        stale.unlink()
+    try:
+        folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="advisor-metrics-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot use {given or 'a temporary folder'} for the workers' metrics "
+            f"(PROMETHEUS_MULTIPROC_DIR): {exc.strerror or exc}"
+        ) from exc
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     try:
         yield

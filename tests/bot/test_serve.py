@@ -85,3 +85,18 @@ def test_serve_answers_the_readme_examples(index_dir: Path, tmp_path: Path) -> N
     assert server.returncode in (0, -signal.SIGTERM)
     assert server.stdout is not None
     assert "Finished server process" in server.stdout.read()
+
+
+def test_a_metrics_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(blocker / "metrics")}
+    done = subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "serve", "--port", "0", "--workers", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "PROMETHEUS_MULTIPROC_DIR" in done.stderr and "Traceback" not in done.stderr
