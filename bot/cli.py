@@ -44,9 +44,9 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
             "requests on its own; set it to database for one limit across them.",
             err=True,
         )
-    click.echo(f"CRM Advisor on http://{host}:{port}/  (API docs: /docs)", err=True)
     shared = workers > 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ
     with _metrics_folder(shared and settings.metrics == "on"):
+        click.echo(f"CRM Advisor on http://{host}:{port}/  (API docs: /docs)", err=True)
         uvicorn.run(
             "bot.app:app_from_env",
             factory=True,
