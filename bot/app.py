@@ -189,6 +189,7 @@ def _install_middleware(
         max_body_bytes=doors.max_body_bytes,
         upload_path=documents.PREFIX,
         upload_bytes=upload,
+        body_seconds=doors.body_timeout_s,
     )
     app.add_middleware(
         CORSMiddleware,

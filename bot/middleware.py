@@ -43,6 +43,17 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is over the {limit}-byte limit")
 
 
+class BodyTooSlow(HTTPException):
+    """Raised from ``receive`` when the body has not all arrived by its deadline."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"the request body did not arrive within {seconds:g} seconds")
+
+
+# An upload is a file of up to ADVISOR_MAX_DOCUMENT_MB: it gets this many times as long.
+UPLOAD_TIME_FACTOR = 10
+
+
 # A client such as Python's urllib sends its whole body before it reads any answer; if
 # the server answers 413 and closes while it is still sending, it sees a connection reset
 # instead. So the rest of an oversized body is read and thrown away, up to this much (a
@@ -66,13 +77,22 @@ async def _drain(receive: Receive, budget: int = DRAIN_MAX_BYTES) -> None:
 
 
 class RequestGuard:
-    """Refuses oversized bodies (413) and non-JSON bodies on the API (415)."""
+    """Refuses oversized bodies (413), non-JSON bodies on the API (415) and bodies that
+    trickle in (408): a client that opens a request and sends its body a byte at a time
+    (slowloris) would otherwise hold a connection and a worker's attention for ever.
+    ``body_seconds`` counts from the request's arrival to the body's last byte."""
 
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int, upload_path: str = "", upload_bytes: int = 0
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        upload_path: str = "",
+        upload_bytes: int = 0,
+        body_seconds: float = 30.0,
     ) -> None:
         self.app = app
         self.limit = max_body_bytes
+        self.body_seconds = body_seconds
         # Document uploads are multipart and as large as ADVISOR_MAX_DOCUMENT_MB allows.
         self.upload_path, self.upload_limit = upload_path, upload_bytes
 
@@ -99,13 +119,23 @@ class RequestGuard:
             detail = f"send the body as {wanted}, {sent}"
             await problem("unsupported-media-type", detail, instance=path)(scope, receive, send)
             return
-        seen = 0
+        seen, complete = 0, False
+        allowed = self.body_seconds * (UPLOAD_TIME_FACTOR if upload else 1)
+        deadline = time.monotonic() + allowed
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # later reads wait for a disconnect (streamed replies): no deadline
+                return await receive()
+            try:
+                with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                log.warning("%s %s: body not in after %gs", scope["method"], path, allowed)
+                raise BodyTooSlow(allowed) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if seen > limit:
                     if message.get("more_body", False):
                         await _drain(receive, DRAIN_MAX_BYTES - seen)

@@ -24,6 +24,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "validation-error": (422, "The request does not match the schema"),
     "unsupported-media-type": (415, "The request body has the wrong media type"),
     "body-too-large": (413, "The request body is too large"),
+    "body-too-slow": (408, "The request body arrived too slowly"),
     "empty-question": (422, "The question is empty"),
     "question-too-long": (422, "The question is too long"),
     "invalid-conversation-id": (422, "The conversation id is not valid"),
@@ -171,6 +172,7 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         400: "malformed-json",
         404: "not-found",
         405: "method-not-allowed",
+        408: "body-too-slow",
         413: "body-too-large",
     }
     slug = known.get(exc.status_code)

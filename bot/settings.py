@@ -47,6 +47,13 @@ class DoorSettings(BaseSettings):
     max_body_bytes: int = Field(
         262_144, ge=1024, le=16_777_216, description="Largest request body accepted, in bytes."
     )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request body, from its headers; a "
+        "slower one gets 408 (document uploads get ten times as long).",
+    )
     rate_limit: int = Field(
         120,
         ge=0,

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import httpx
 import pytest
+
+from advisor import Advisor
+from tests.bot.conftest import Serve
 
 SIZES_MB = (2, 10, 50)
 
@@ -82,3 +87,32 @@ def test_a_trickling_client_is_answered_after_the_drain_time(
         reply = sock.recv(4096)
     assert reply.startswith(b"HTTP/1.1 413")
     assert time.monotonic() - started < 20  # cut off after the drain time, not held open
+
+
+def test_a_trickling_body_gets_408_and_a_prompt_one_is_answered(
+    serve: Serve, advisor: Advisor
+) -> None:
+    # A slowloris client: headers promise 200 bytes, then 10 arrive and nothing more.
+    with serve(advisor=advisor, body_timeout_s=1.0) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            head = (
+                "POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Content-Length: 200\r\n\r\n"
+            )
+            sock.sendall(head.encode() + b'{"questio')
+            started = time.monotonic()
+            reply = b""
+            while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+            waited = time.monotonic() - started
+        status, _, rest = reply.partition(b"\r\n")
+        assert b" 408 " in status, reply[:300]
+        assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["type"] == "/problems/body-too-slow"
+        assert 0.5 < waited < 20
+        # A whole body sent at once is untouched by the deadline.
+        r = httpx.post(f"{url}/v1/ask", json={"question": "Why do CRM projects fail?"}, timeout=60)
+        assert r.status_code == 200, r.text
