@@ -27,6 +27,7 @@ a worker's Slack turns answered in the background are counted too.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import threading
 import time
@@ -51,6 +52,7 @@ from advisor import Advisor, AdvisorError
 from bot.problems import problem
 from bot.state import SharedState
 
+log = logging.getLogger("advisor.http")
 PATH = "/metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's switch to multiprocess mode
 MIRROR_EVERY_S = 2.0
@@ -112,7 +114,10 @@ class _Mirror:
         def loop() -> None:
             while True:
                 time.sleep(MIRROR_EVERY_S)
-                self.sync()
+                try:
+                    self.sync()
+                except Exception:  # a bad sync must not end the thread
+                    log.exception("mirroring the advisor's counters for /metrics failed")
 
         threading.Thread(target=loop, name="metrics-mirror", daemon=True).start()
 
