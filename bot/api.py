@@ -117,6 +117,7 @@ def _problem_schema(description: str) -> dict[str, Any]:
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: _problem_schema("Missing or invalid API key"),
+    408: _problem_schema("The body did not all arrive within ADVISOR_BODY_TIMEOUT_S"),
     413: _problem_schema("Body too large"),
     415: _problem_schema("Body is not JSON"),
     422: _problem_schema(

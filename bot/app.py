@@ -190,6 +190,7 @@ def _install_middleware(
         upload_path=documents.PREFIX,
         upload_bytes=upload,
         body_seconds=doors.body_timeout_s,
+        upload_refusal=lambda authorization: _upload_refusal(app, authorization),
     )
     app.add_middleware(
         CORSMiddleware,
@@ -200,6 +201,11 @@ def _install_middleware(
         max_age=600,
     )
     app.add_middleware(ResponseHeaders, csp=content_security_policy(doors), page_paths=PAGE_PATHS)
+
+
+def _upload_refusal(app: FastAPI, authorization: str) -> tuple[str, str, str] | None:
+    refusal = documents.admin_refusal(authorization, app.state.admin_digests)
+    return None if refusal is None else (refusal.slug, str(refusal), documents.ADMIN_CHALLENGE)
 
 
 def _shared_pacer(shared: SharedState) -> Callable[[str, float, float], float]:

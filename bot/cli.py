@@ -44,6 +44,8 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
             "requests on its own; set it to database for one limit across them.",
             err=True,
         )
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "x").strip():
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]  # set but empty: as if unset
     shared = workers > 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ
     with _metrics_folder(shared and settings.metrics == "on"):
         click.echo(f"CRM Advisor on http://{host}:{port}/  (API docs: /docs)", err=True)
@@ -58,13 +60,20 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
         )
 
 
+# prometheus_client's own files in a multiprocess folder: only these are ever removed.
+METRIC_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
 @contextmanager
 def _metrics_folder(shared: bool) -> Iterator[None]:
     """With several workers (or the folder set), one folder of metric files they all
     write (``prometheus_client``'s multiprocess mode, switched on by
     ``PROMETHEUS_MULTIPROC_DIR`` in the environment the workers inherit), so one scrape
-    reports them all. A folder the operator set is used, emptied of an earlier run's files
-    first, as the library requires; else a temporary one, removed at exit."""
+    reports them all. A folder the operator set is used, its metric files from an earlier
+    run removed first, as the library requires (nothing else in it is touched); else a
+    temporary one, removed at exit. A lock file keeps a second ``serve`` out of a folder in
+    use, whose files it would otherwise remove under the first one's workers."""
+    import fcntl
     import os
     import shutil
     import tempfile
@@ -77,17 +86,33 @@ def _metrics_folder(shared: bool) -> Iterator[None]:
     try:
         folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="advisor-metrics-"))
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.db"):
-            stale.unlink()
+        lock = (folder / "advisor-serve.lock").open("w")
     except OSError as exc:
+        where = exc.filename or given or "a temporary folder"
         raise click.ClickException(
-            f"cannot use {given or 'a temporary folder'} for the workers' metrics "
-            f"(PROMETHEUS_MULTIPROC_DIR): {exc.strerror or exc}"
+            f"cannot use {where} for the workers' metrics (PROMETHEUS_MULTIPROC_DIR): "
+            f"{exc.strerror or exc}"
         ) from exc
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise click.ClickException(
+                f"another `advisor serve` is using {folder} for its metrics "
+                "(PROMETHEUS_MULTIPROC_DIR): give each server its own folder"
+            ) from exc
+        try:
+            for stale in (f for pattern in METRIC_FILES for f in folder.glob(pattern)):
+                stale.unlink()
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot remove {exc.filename} from the workers' metrics folder "
+                f"(PROMETHEUS_MULTIPROC_DIR): {exc.strerror or exc}"
+            ) from exc
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         yield
     finally:
+        lock.close()
         if not given:
             shutil.rmtree(folder, ignore_errors=True)
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)

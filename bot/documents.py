@@ -21,6 +21,7 @@ from bot.api import ERRORS, AdvisorDep, _problem_schema
 from bot.problems import problem
 
 PREFIX = "/v1/documents"
+ADMIN_CHALLENGE = 'Bearer realm="crm-advisor-admin"'  # WWW-Authenticate of a refusal
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     401: _problem_schema("Missing or invalid admin key"),
@@ -37,20 +38,29 @@ class AdminRefusal(Exception):
         self.slug = slug
 
 
-def require_admin(request: Request) -> None:
-    """Let the request through only with one of the admin keys (compared in constant time)."""
-    digests: list[bytes] = request.app.state.admin_digests
+def admin_refusal(authorization: str, digests: list[bytes]) -> AdminRefusal | None:
+    """Why an ``Authorization`` header does not open the admin routes, or None when it
+    does (one of the admin keys, compared in constant time)."""
     if not digests:
-        raise AdminRefusal("admin-disabled", "set ADVISOR_ADMIN_KEYS to manage documents")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return AdminRefusal("admin-disabled", "set ADVISOR_ADMIN_KEYS to manage documents")
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AdminRefusal("missing-admin-key", "send `Authorization: Bearer <admin key>`")
+        return AdminRefusal("missing-admin-key", "send `Authorization: Bearer <admin key>`")
     digest = hashlib.sha256(token.strip().encode()).digest()
     matched = False
     for known in digests:  # no early exit: the time taken does not tell which key
         matched |= hmac.compare_digest(digest, known)
     if not matched:
-        raise AdminRefusal("invalid-admin-key", "this key does not open document administration")
+        return AdminRefusal("invalid-admin-key", "this key does not open document administration")
+    return None
+
+
+def require_admin(request: Request) -> None:
+    """Let the request through only with one of the admin keys."""
+    authorization = request.headers.get("authorization", "")
+    refusal = admin_refusal(authorization, request.app.state.admin_digests)
+    if refusal is not None:
+        raise refusal
 
 
 def library(advisor: AdvisorDep) -> DocumentLibrary:
@@ -168,7 +178,7 @@ def install(app: FastAPI, admin_keys: list[str]) -> None:
 
     def refused(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AdminRefusal)
-        headers = {"WWW-Authenticate": 'Bearer realm="crm-advisor-admin"'}
+        headers = {"WWW-Authenticate": ADMIN_CHALLENGE}
         return problem(exc.slug, str(exc), instance=request.url.path, headers=headers)
 
     app.add_exception_handler(AdminRefusal, refused)

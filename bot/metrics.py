@@ -253,7 +253,8 @@ def endpoint(metrics: Metrics, key: str | None) -> Any:
 
     def scrape(request: Request) -> Response:
         if key:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            given = token.strip() if scheme.lower() == "bearer" else ""
             if not hmac.compare_digest(given.encode(), key.encode()):
                 slug = "invalid-metrics-key" if given else "missing-metrics-key"
                 detail = "send ADVISOR_METRICS_KEY as: Authorization: Bearer <key>"

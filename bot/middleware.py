@@ -89,10 +89,14 @@ class RequestGuard:
         upload_path: str = "",
         upload_bytes: int = 0,
         body_seconds: float = 30.0,
+        upload_refusal: Callable[[str], tuple[str, str, str] | None] | None = None,
     ) -> None:
         self.app = app
         self.limit = max_body_bytes
         self.body_seconds = body_seconds
+        # (slug, detail, challenge) when an upload's Authorization header does not open the
+        # upload route: refused before its body, which may be as large as a document.
+        self.upload_refusal = upload_refusal
         # Document uploads are multipart and as large as ADVISOR_MAX_DOCUMENT_MB allows.
         self.upload_path, self.upload_limit = upload_path, upload_bytes
 
@@ -102,47 +106,91 @@ class RequestGuard:
             return
         path = scope["path"]
         upload = bool(self.upload_path) and path == self.upload_path
-        limit = self.upload_limit if upload else self.limit
-        length = _header(scope, b"content-length")
-        if length.isdigit() and int(length) > limit:
-            detail = str(BodyTooLarge(limit).detail)
-            if not _header(scope, b"expect") and int(length) <= DRAIN_MAX_BYTES:
-                await _drain(receive)
-            await problem("body-too-large", detail, instance=path)(scope, receive, send)
+        body = _Body(scope, receive, send, self.upload_limit if upload else self.limit)
+        refusal = self._refusal(scope, upload, body)
+        if refusal is not None:
+            await refusal(scope, receive, body.send)
             return
+        body.deadline(self.body_seconds * (UPLOAD_TIME_FACTOR if upload else 1))
+        await self.app(scope, body.receive, body.send)
+
+    def _refusal(self, scope: Scope, upload: bool, body: _Body) -> ASGIApp | None:
+        """The problem to answer before the body is read, if any: an upload without the
+        admin key, a declared length over the limit, or the wrong media type."""
+        path, length = scope["path"], body.length
+        refused = None
+        if upload and self.upload_refusal is not None:
+            refused = self.upload_refusal(_header(scope, b"authorization"))
+        if refused is not None:
+            slug, detail, challenge = refused
+            headers = {"WWW-Authenticate": challenge}
+            # Drained first, as for a 413, so that every client reads the refusal.
+            return body.drained(problem(slug, detail, instance=path, headers=headers))
+        if length.isdigit() and int(length) > body.limit:
+            detail = str(BodyTooLarge(body.limit).detail)
+            return body.drained(problem("body-too-large", detail, instance=path))
         ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
         wanted = "multipart/form-data" if upload else "application/json"
-        # Only a body has a media type; a bodiless wrong-method call is left to routing (405).
-        has_body = length not in ("", "0") or bool(_header(scope, b"transfer-encoding"))
-        if path.startswith(API_PREFIX) and has_body and ctype != wanted:
+        if path.startswith(API_PREFIX) and body.expected and ctype != wanted:
             sent = f"not {ctype}" if ctype else "with a Content-Type header"
             detail = f"send the body as {wanted}, {sent}"
-            await problem("unsupported-media-type", detail, instance=path)(scope, receive, send)
-            return
-        seen, complete = 0, False
-        allowed = self.body_seconds * (UPLOAD_TIME_FACTOR if upload else 1)
-        deadline = time.monotonic() + allowed
+            return problem("unsupported-media-type", detail, instance=path)
+        return None
 
-        async def limited() -> Message:
-            nonlocal seen, complete
-            if complete:  # later reads wait for a disconnect (streamed replies): no deadline
-                return await receive()
-            try:
-                with anyio.fail_after(max(0.0, deadline - time.monotonic())):
-                    message = await receive()
-            except TimeoutError:
-                log.warning("%s %s: body not in after %gs", scope["method"], path, allowed)
-                raise BodyTooSlow(allowed) from None
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                complete = not message.get("more_body", False)
-                if seen > limit:
-                    if message.get("more_body", False):
-                        await _drain(receive, DRAIN_MAX_BYTES - seen)
-                    raise BodyTooLarge(limit)
-            return message
 
-        await self.app(scope, limited, send)
+class _Body:
+    """One request's body as the app reads it: counted against ``limit`` (413), due by a
+    deadline (408), and a reply sent before it was all read closes the connection (else
+    the server keeps reading what a trickling client sends, for ever)."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        self.scope, self._receive, self._send, self.limit = scope, receive, send, limit
+        self.length = _header(scope, b"content-length")
+        # Only a body has a media type; a bodiless wrong-method call is left to routing (405).
+        self.expected = self.length not in ("", "0") or bool(_header(scope, b"transfer-encoding"))
+        self.complete, self.seen = not self.expected, 0
+        self.allowed, self.due = math.inf, math.inf
+
+    def deadline(self, seconds: float) -> None:
+        """The whole body must be in ``seconds`` from now."""
+        self.allowed, self.due = seconds, time.monotonic() + seconds
+
+    def drained(self, reply: ASGIApp) -> ASGIApp:
+        """``reply``, after reading and discarding what the client sends of the body (unless
+        it asked ``Expect: 100-continue`` and so has not sent it)."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            small = not self.length.isdigit() or int(self.length) <= DRAIN_MAX_BYTES
+            if self.expected and small and not _header(scope, b"expect"):
+                await _drain(receive)
+            await reply(scope, receive, send)
+
+        return app
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and not self.complete:
+            headers = [(k, v) for k, v in message.get("headers", []) if k != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await self._send(message)
+
+    async def receive(self) -> Message:
+        if self.complete:  # later reads wait for a disconnect (streamed replies): no deadline
+            return await self._receive()
+        try:
+            with anyio.fail_after(max(0.0, self.due - time.monotonic())):
+                message = await self._receive()
+        except TimeoutError:
+            where = f"{self.scope['method']} {self.scope['path']}"
+            log.warning("%s: body not in after %gs", where, self.allowed)
+            raise BodyTooSlow(self.allowed) from None
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.seen > self.limit:
+                if message.get("more_body", False):
+                    await _drain(self._receive, DRAIN_MAX_BYTES - self.seen)
+                raise BodyTooLarge(self.limit)
+        return message
 
 
 @dataclass

@@ -141,6 +141,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     ),
     401: _error("Missing or invalid API key"),
     404: _error("No such model (`model_not_found`)"),
+    408: _error("The body did not all arrive within ADVISOR_BODY_TIMEOUT_S"),
     413: _error("Body too large"),
     415: _error("Body is not JSON"),
     429: _error("Rate limit reached; see Retry-After"),

@@ -116,3 +116,43 @@ def test_a_trickling_body_gets_408_and_a_prompt_one_is_answered(
         # A whole body sent at once is untouched by the deadline.
         r = httpx.post(f"{url}/v1/ask", json={"question": "Why do CRM projects fail?"}, timeout=60)
         assert r.status_code == 200, r.text
+
+
+def _raw(url: str, head: str, body: bytes, wait: float = 20) -> tuple[bytes, bool]:
+    """Send ``head`` and ``body`` on a fresh connection and send nothing more: the reply's
+    bytes, and whether the server closed the connection within ``wait`` seconds."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as sock:
+        sock.sendall(head.encode() + body)
+        reply = b""
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except TimeoutError:
+            return reply, False
+    return reply, True
+
+
+def test_a_reply_before_the_body_is_read_closes_the_connection(base_url: str) -> None:
+    # A 404 for a path with a promised body that never comes: no keep-alive to trickle into.
+    head = "POST /v1/nope HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    reply, closed = _raw(base_url, head + "Content-Length: 5000\r\n\r\n", b'{"a":')
+    assert reply.startswith(b"HTTP/1.1 404"), reply[:200]
+    assert b"connection: close" in reply.lower() and closed
+
+
+def test_an_upload_without_the_admin_key_is_refused_before_its_body(
+    serve: Serve, advisor: Advisor
+) -> None:
+    with serve(advisor=advisor, admin_keys="the-admin-key") as url:
+        head = (
+            "POST /v1/documents HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n"
+            "Authorization: Bearer a-user-key\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {40 * 1024 * 1024}\r\n\r\n"
+        )
+        started = time.monotonic()
+        reply, closed = _raw(url, head, b"")
+        assert reply.startswith(b"HTTP/1.1 401"), reply[:200]
+        assert b"/problems/invalid-admin-key" in reply and closed
+        assert time.monotonic() - started < 10  # not after the upload's long deadline

@@ -76,6 +76,10 @@ def test_a_metrics_key_closes_the_route_and_off_removes_it(serve: Serve, advisor
         assert right.status_code == 200 and "advisor_http_requests_total" in right.text
         head = httpx.head(f"{url}/metrics", headers={"Authorization": "Bearer scrape-me"})
         assert head.status_code == 200 and head.content == b""
+        # The scheme is case-insensitive (RFC 9110), and the key alone is no credential.
+        assert get(f"{url}/metrics", headers={"Authorization": "bearer scrape-me"}).is_success
+        bare = get(f"{url}/metrics", headers={"Authorization": "scrape-me"})
+        assert bare.status_code == 401 and bare.json()["type"] == "/problems/missing-metrics-key"
     with serve(advisor=advisor, metrics="off") as url:
         assert get(f"{url}/metrics").status_code == 404
 

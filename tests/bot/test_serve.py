@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from advisor.config import PROJECT_ROOT
 from tests.bot.conftest import get
@@ -100,3 +101,23 @@ def test_a_metrics_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -
     )
     assert done.returncode == 1, done.stderr
     assert "PROMETHEUS_MULTIPROC_DIR" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_metrics_folder_loses_only_metric_files_and_takes_one_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click import ClickException
+
+    from bot.cli import _metrics_folder
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    for name in ("counter_11.db", "gauge_mostrecent_12.db", "histogram_11.db", "conv.db", "a.txt"):
+        (folder / name).write_text("x", encoding="utf-8")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    with _metrics_folder(True):
+        left = sorted(p.name for p in folder.iterdir())
+        assert left == ["a.txt", "advisor-serve.lock", "conv.db"]
+        with pytest.raises(ClickException, match="another `advisor serve`"), _metrics_folder(True):
+            pass
+    assert (folder / "conv.db").exists()  # an operator's folder stays, with what it held
