@@ -23,6 +23,7 @@ from advisor.knowledge.homes import make_generations
 from advisor.knowledge.manifest import content_digest
 
 log = logging.getLogger(__name__)
+READ_PAGE = 5000  # records per Chroma read when the snapshot is not saved yet
 KEEP_SAVED = 3  # saved snapshots kept per data folder: the serving one and a few before
 
 
@@ -102,6 +103,22 @@ def _save(path: Path, passages: list[IndexedPassage], vectors: np.ndarray) -> No
     keep_newest(path.parent, "snapshot-*", KEEP_SAVED)
 
 
+def _read_store(store: Any) -> dict[str, list[Any]]:
+    """Every record of the collection, ``READ_PAGE`` at a time: one ``get`` of 100,000
+    records binds more SQL variables than SQLite allows ("too many SQL variables")."""
+    got: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+    while True:
+        page = store.get(
+            include=["documents", "metadatas", "embeddings"],
+            limit=READ_PAGE,
+            offset=len(got["ids"]),
+        )
+        for key, values in got.items():
+            values.extend(page[key] if page[key] is not None else [])
+        if len(page["ids"]) < READ_PAGE:
+            return got
+
+
 class IndexSnapshot:
     """A read-only view of the serving generation: vector store, passages and embeddings.
 
@@ -125,7 +142,7 @@ class IndexSnapshot:
             # The manifest's count was checked against the collection when it was built.
             loaded = _read(saved, len(self.manifest.get("passages", {})))
             if loaded is None:
-                got = self.store.get(include=["documents", "metadatas", "embeddings"])
+                got = _read_store(self.store)
         except IndexNotReadyError:
             raise
         except Exception as exc:  # a damaged file fails in Chroma in many ways, all alike

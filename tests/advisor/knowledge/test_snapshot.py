@@ -78,3 +78,24 @@ def test_the_saved_copy_is_keyed_by_the_index_home(tmp_path: Path) -> None:
     server = Settings(data_dir=tmp_path, chroma_url="http://127.0.0.1:8001")
     # A Chroma server's ids differ from the local home's: never read one for the other.
     assert saved_dir(local, manifest) != saved_dir(server, manifest)
+
+
+def test_chroma_is_read_in_pages_with_the_same_result(
+    built: Settings, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    # One `get` of 100,000 records binds more SQL variables than SQLite allows, so the
+    # first load pages through the collection; a page size that does not divide the
+    # count must give what one read gives.
+    import advisor.knowledge.snapshot as snapshot
+
+    whole = IndexSnapshot(built, embedder)
+    shutil.rmtree(saved_dir(built, whole.manifest))
+    monkeypatch.setattr(snapshot, "READ_PAGE", 7)
+    paged = IndexSnapshot(built, embedder)
+    assert len(paged.passages) == len(whole.passages) > 7
+    assert [(p.id, p.text, p.meta) for p in paged.passages] == [
+        (p.id, p.text, p.meta) for p in whole.passages
+    ]
+    assert np.array_equal(paged.embeddings, whole.embeddings)
+    whole.close()
+    paged.close()
