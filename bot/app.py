@@ -84,6 +84,11 @@ class Warmer:
 def app_from_env() -> FastAPI:
     """The app as configured by ADVISOR_* variables (uvicorn's factory for each worker)."""
     doors = get_door_settings()
+    # A worker that `serve --workers N` spawned is a fresh interpreter: the CLI's logging
+    # set-up did not run in it, so without this its request lines would go nowhere (and
+    # the MCP SDK, imported later, would install a handler of its own).
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING)
     logging.getLogger("advisor").setLevel(doors.log_level)
     return create_app(get_settings(), doors=doors)
 

@@ -121,3 +121,40 @@ def test_the_metrics_folder_loses_only_metric_files_and_takes_one_server(
         with pytest.raises(ClickException, match="another `advisor serve`"), _metrics_folder(True):
             pass
     assert (folder / "conv.db").exists()  # an operator's folder stays, with what it held
+
+
+def test_each_worker_logs_its_requests(index_dir: Path, tmp_path: Path) -> None:
+    # Spawned workers are fresh interpreters: their log lines must reach stderr as the
+    # single-process server's do.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "ADVISOR_DATA_DIR": str(index_dir),
+        "ADVISOR_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+    }
+    cmd = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port), "--workers", "2"]
+    log = tmp_path / "serve.log"
+    with log.open("w") as sink:
+        server = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 180
+            while True:
+                assert server.poll() is None, log.read_text(encoding="utf-8")
+                assert time.monotonic() < deadline, "advisor serve never became ready"
+                try:
+                    if get(f"{base}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            asked = httpx.post(f"{base}/v1/ask", json={"question": "Why do CRM projects fail?"},
+                               timeout=60)  # fmt: skip
+            assert asked.status_code == 200
+            time.sleep(0.5)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=60)
+    assert "INFO:advisor.http:POST /v1/ask 200" in log.read_text(encoding="utf-8")
