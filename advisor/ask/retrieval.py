@@ -89,6 +89,26 @@ def _lexical(snapshot: IndexSnapshot, settings: Settings) -> tuple[LexicalIndex,
     return index, words
 
 
+class Similarities:
+    """The query's cosine similarity to passage ``i`` (unit vectors: a dot product), worked
+    out when first asked for. The whole product ``embeddings @ vector`` would read every
+    passage's vector on every question (100,000 × 384 floats at scale) to use a few dozen.
+    Setting an entry overrides it (a matching question phrasing's similarity)."""
+
+    def __init__(self, embeddings: np.ndarray, vector: np.ndarray) -> None:
+        self._embeddings, self._vector = embeddings, vector
+        self._known: dict[int, float] = {}
+
+    def __getitem__(self, i: int) -> float:
+        got = self._known.get(i)
+        if got is None:
+            got = self._known[i] = float(np.dot(self._embeddings[i], self._vector))
+        return got
+
+    def __setitem__(self, i: int, value: float) -> None:
+        self._known[i] = float(value)
+
+
 class HybridSearcher:
     """Dense + BM25 search over one index snapshot; BM25 is built once, here."""
 
@@ -129,7 +149,11 @@ class HybridSearcher:
         if not terms:
             return []
         scores = self._bm25.scores(terms)
-        order = np.argsort(-scores)[:k]
+        if k < len(scores):  # the k best unordered first: a full sort is O(n log n) at scale
+            top = np.argpartition(-scores, k)[:k]
+            order = top[np.lexsort((top, -scores[top]))]  # by score, ties by position
+        else:
+            order = np.argsort(-scores, kind="stable")[:k]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
     def search(self, query: str, mode: str = "hybrid", cleaned: str | None = None) -> Retrieval:
@@ -152,7 +176,7 @@ class HybridSearcher:
         for ranking, weight in ((dense, 1.0), (lexical, self.lexical_weight), (phrased, 1.0)):
             for rank, (idx, _) in enumerate(ranking):
                 fused[idx] = fused.get(idx, 0.0) + weight / (s.rrf_k + rank + 1)
-        sims = self.snapshot.embeddings @ vector
+        sims = Similarities(self.snapshot.embeddings, vector)
         for rank, idx in enumerate(self._cited(fused, sims)):
             fused[idx] = fused.get(idx, 0.0) + SOURCE_WEIGHT / (s.rrf_k + rank + 1)
         for idx, (sim, _) in asked.items():
@@ -187,7 +211,7 @@ class HybridSearcher:
             term_weights={t: max(self._bm25.idf(t), 0.05) for t in set(content_terms(cleaned))},
         )
 
-    def _cited(self, fused: dict[int, float], sims: np.ndarray) -> list[int]:
+    def _cited(self, fused: dict[int, float], sims: Similarities) -> list[int]:
         """Article passages of the articles the best-fused advice names in its ``sources``,
         closest to the query first, as one more ranking for the fusion.
 
@@ -215,7 +239,7 @@ class HybridSearcher:
         found.sort()  # passage order first, so equal similarities rank as before
         return sorted(found, key=lambda i: -float(sims[i]))[: self.settings.k_dense]
 
-    def _evidence_hits(self, hits: list[Hit], chosen: list[int], sims: np.ndarray) -> list[Hit]:
+    def _evidence_hits(self, hits: list[Hit], chosen: list[int], sims: Similarities) -> list[Hit]:
         """The article passages quoted as evidence by the leading answer entry, if not in."""
         lead = next((h for h in hits[:3] if h.question_similarity is not None), None)
         if lead is None:
@@ -250,7 +274,7 @@ class HybridSearcher:
             pool.remove(pick)
         return chosen
 
-    def _balance(self, chosen: list[int], fused: dict[int, float], sims: np.ndarray) -> list[int]:
+    def _balance(self, chosen: list[int], fused: dict[int, float], sims: Similarities) -> list[int]:
         """Make room for up to two passages of each kind, so evidence and advice both show.
 
         At most two answer entries stay, the second only when it matches as closely as a
