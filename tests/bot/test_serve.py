@@ -10,6 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,7 +30,20 @@ def readme_curls() -> list[str]:
     return [line.strip() for line in joined.splitlines() if line.strip().startswith("curl ")]
 
 
-def test_serve_answers_the_readme_examples(index_dir: Path, tmp_path: Path) -> None:
+@dataclass
+class Served:
+    """A running `advisor serve`: its URL, port, process and the file its output goes to."""
+
+    base: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@contextmanager
+def serving(index_dir: Path, tmp_path: Path, *args: str, within: float = 180) -> Iterator[Served]:
+    """`advisor serve` on a free port over the shared index, ready; stopped with SIGTERM
+    after (the caller may stop it first and check how it ended)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -36,26 +52,36 @@ def test_serve_answers_the_readme_examples(index_dir: Path, tmp_path: Path) -> N
         "ADVISOR_DATA_DIR": str(index_dir),
         "ADVISOR_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            assert time.monotonic() < deadline, "advisor serve never became ready"
-            try:
-                if get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+    cmd = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port), *args]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        served = Served(f"http://127.0.0.1:{port}", port, process, log)
+        try:
+            deadline = time.monotonic() + within
+            while True:
+                assert process.poll() is None, log.read_text(encoding="utf-8")
+                assert time.monotonic() < deadline, "advisor serve never became ready"
+                try:
+                    if get(f"{served.base}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            yield served
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    raise
 
+
+def test_serve_answers_the_readme_examples(index_dir: Path, tmp_path: Path) -> None:
+    with serving(index_dir, tmp_path) as served:
+        base, port, server = served.base, served.port, served.process
         curls = readme_curls()
         assert len(curls) >= 7
         cid = ""
@@ -75,17 +101,11 @@ def test_serve_answers_the_readme_examples(index_dir: Path, tmp_path: Path) -> N
                 cid = body["conversation_id"]
         turns = get(f"{base}/v1/conversations/{cid}").json()["turns"]
         assert len(turns) == 2 and turns[0]["feedback"]["rating"] == "up"
-    finally:
         server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            raise
+        server.wait(timeout=20)
     # uvicorn shuts down gracefully, then re-raises the signal, as a Unix server should.
     assert server.returncode in (0, -signal.SIGTERM)
-    assert server.stdout is not None
-    assert "Finished server process" in server.stdout.read()
+    assert "Finished server process" in served.log.read_text(encoding="utf-8")
 
 
 def test_a_metrics_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
@@ -126,35 +146,11 @@ def test_the_metrics_folder_loses_only_metric_files_and_takes_one_server(
 def test_each_worker_logs_its_requests(index_dir: Path, tmp_path: Path) -> None:
     # Spawned workers are fresh interpreters: their log lines must reach stderr as the
     # single-process server's do.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "ADVISOR_DATA_DIR": str(index_dir),
-        "ADVISOR_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-    }
-    cmd = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(port), "--workers", "2"]
-    log = tmp_path / "serve.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 180
-            while True:
-                assert server.poll() is None, log.read_text(encoding="utf-8")
-                assert time.monotonic() < deadline, "advisor serve never became ready"
-                try:
-                    if get(f"{base}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            asked = httpx.post(f"{base}/v1/ask", json={"question": "Why do CRM projects fail?"},
-                               timeout=60)  # fmt: skip
-            assert asked.status_code == 200
-            time.sleep(0.5)
-        finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=60)
-    assert "INFO:advisor.http:POST /v1/ask 200" in log.read_text(encoding="utf-8")
+    with serving(index_dir, tmp_path, "--workers", "2") as served:
+        asked = httpx.post(f"{served.base}/v1/ask", json={"question": "Why do CRM projects fail?"},
+                           timeout=60)  # fmt: skip
+        assert asked.status_code == 200
+        time.sleep(0.5)
+        served.process.send_signal(signal.SIGINT)
+        served.process.wait(timeout=60)
+    assert "INFO:advisor.http:POST /v1/ask 200" in served.log.read_text(encoding="utf-8")
