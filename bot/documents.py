@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from advisor import DocumentLibrary
 from bot.api import ERRORS, AdvisorDep, _problem_schema
+from bot.middleware import bearer_token
 from bot.problems import problem
 
 PREFIX = "/v1/documents"
@@ -43,10 +44,10 @@ def admin_refusal(authorization: str, digests: list[bytes]) -> AdminRefusal | No
     does (one of the admin keys, compared in constant time)."""
     if not digests:
         return AdminRefusal("admin-disabled", "set ADVISOR_ADMIN_KEYS to manage documents")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization)
+    if not token:
         return AdminRefusal("missing-admin-key", "send `Authorization: Bearer <admin key>`")
-    digest = hashlib.sha256(token.strip().encode()).digest()
+    digest = hashlib.sha256(token.encode()).digest()
     matched = False
     for known in digests:  # no early exit: the time taken does not tell which key
         matched |= hmac.compare_digest(digest, known)

@@ -49,6 +49,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from advisor import Advisor, AdvisorError
+from bot.middleware import bearer_token
 from bot.problems import problem
 from bot.state import SharedState
 
@@ -253,8 +254,7 @@ def endpoint(metrics: Metrics, key: str | None) -> Any:
 
     def scrape(request: Request) -> Response:
         if key:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            given = token.strip() if scheme.lower() == "bearer" else ""
+            given = bearer_token(request.headers.get("authorization", ""))
             if not hmac.compare_digest(given.encode(), key.encode()):
                 slug = "invalid-metrics-key" if given else "missing-metrics-key"
                 detail = "send ADVISOR_METRICS_KEY as: Authorization: Bearer <key>"

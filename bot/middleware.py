@@ -36,6 +36,13 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
+def bearer_token(authorization: str) -> str:
+    """The credential of an ``Authorization: Bearer <token>`` header (the scheme in any
+    case, RFC 9110), or "" when the header is missing, empty or of another scheme."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 class BodyTooLarge(HTTPException):
     """Raised from ``receive`` when a streamed body passes the limit."""
 
@@ -259,17 +266,16 @@ class ApiGate:
         if not self.digests:
             client = scope.get("client") or ("unknown", 0)
             return f"addr:{client[0]}", None
-        auth = _header(scope, b"authorization")
-        scheme, _, token = auth.partition(" ")
+        token = bearer_token(_header(scope, b"authorization"))
         challenge = {"WWW-Authenticate": 'Bearer realm="crm-advisor"'}
-        if scheme.lower() != "bearer" or not token.strip():
+        if not token:
             return "", problem(
                 "missing-api-key",
                 "send `Authorization: Bearer <key>`",
                 instance=scope["path"],
                 headers=challenge,
             )
-        digest = hashlib.sha256(token.strip().encode()).digest()
+        digest = hashlib.sha256(token.encode()).digest()
         matched = False
         for known in self.digests:  # no early exit: the time taken does not tell which key
             matched |= hmac.compare_digest(digest, known)
