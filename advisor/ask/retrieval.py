@@ -14,7 +14,7 @@ from advisor.ask.entries import Entries
 from advisor.config import Settings
 from advisor.errors import RetrievalError
 from advisor.inputs import strip_injection
-from advisor.knowledge.embeddings import Embedder
+from advisor.knowledge.embeddings import Embedder, VectorCache
 from advisor.knowledge.lexical import LexicalIndex, saved_path
 from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
 from advisor.text import STOPWORDS, content_terms, names, tokens
@@ -122,7 +122,14 @@ class HybridSearcher:
         self._vocabulary = self._bm25.vocabulary
 
     def embed(self, text: str) -> np.ndarray:
-        """The normalised query vector."""
+        """The normalised query vector, shape (384,) for MiniLM; raises RetrievalError.
+
+        The question's form was read from the same text a moment before (``qtypes``), so
+        its vector is usually in the shared cache: one model pass per question, not two.
+        """
+        held = VectorCache.shared(self.embedder).held(text)
+        if held is not None:
+            return held
         try:
             return np.asarray(self.embedder.embed_query(text), dtype=np.float32)
         except Exception as exc:

@@ -188,6 +188,11 @@ class VectorCache:
         store.refresh()
         self.store = store
 
+    def held(self, text: str) -> np.ndarray | None:
+        """The vector of ``text`` if it is in memory now, else None; never embeds or reads."""
+        with self._lock:
+            return self._cache.get(text)
+
     def unstored(self, texts: list[str]) -> list[str]:
         """The texts the attached sentence store does not hold (all, with no store)."""
         held = self.store.get(texts) if self.store is not None else {}

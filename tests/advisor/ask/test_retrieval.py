@@ -120,3 +120,34 @@ def test_the_articles_the_best_advice_cites_are_searched_too(advisor, monkeypatc
     with_sources, cited_now = searched()
     assert cited_now == cited
     assert len(set(with_sources) & cited) > len(set(without) & cited), (without, with_sources)
+
+
+class _CountingEmbedder:
+    """The real model, counting the texts it embeds (a fake wrapper, not a mock)."""
+
+    def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
+        self.real, self.name, self.texts = real, real.name, []  # type: list[str]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.texts += texts
+        return self.real.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        self.texts.append(text)
+        return self.real.embed_query(text)
+
+
+def test_a_question_is_embedded_once(settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    from advisor.facade import Advisor
+
+    counting = _CountingEmbedder(embedder)
+    warm = Advisor(settings, embedder=counting)
+    warm.warm()
+    question = "Should we pilot the new CRM with one sales team before everyone else?"
+    counting.texts.clear()
+    answer = warm.ask(question)
+    assert answer.answered
+    # Its form is read and its passages are searched from one model pass, not two.
+    assert counting.texts.count(question) == 1, counting.texts
+    expected = warm.searcher.embed(question)
+    assert float(expected @ embedder.embed_query(question)) > 0.9999
