@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
 from advisor.ask.entries import verbatim_span
+from advisor.ask.leads import FORMS, STANCE, formed
 from advisor.ask.qtypes import QuestionTyper
 from advisor.ask.retrieval import Hit, Retrieval
 from advisor.config import Settings
@@ -44,6 +45,10 @@ class Segment:
     order: tuple[int, int]
     unit: int = 0
     pair: bool = False
+
+    def with_text(self, text: str) -> Segment:
+        """The same segment showing ``text`` (a verbatim part of its sentence)."""
+        return replace(self, text=text)
 
 
 @dataclass
@@ -110,7 +115,7 @@ class ExtractiveComposer:
                 continue
             if qtype == "how_to" and meta.get("section") in _PROBLEM_SECTIONS:
                 continue  # asked what to do: a sentence restating the problem does not answer
-            if kind == "answer" and _STANCE.match(text):
+            if kind == "answer" and STANCE.match(text):
                 continue  # "No: …" answers its own entry's question, not this one
             terms = set(content_terms(text))
             overlap = sum(w for t, w in weights.items() if t in terms) / total_weight
@@ -143,13 +148,13 @@ class ExtractiveComposer:
                 for unit, (hit, text, pos, _, pair) in enumerate(units)
                 if hit == lead and not pair
             ]
-            own = _formed(own, scored, qtype, question)
+            own = formed(own, scored, qtype, question)
             return _direct(own, lead, scored, vectors, retrieval, s.max_answer_sentences)
         chosen = _backed(
             _select(scored, vectors, s.max_answer_sentences), scored, s.max_answer_sentences
         )
-        if qtype in _FORMS and chosen:
-            first = _formed(chosen, scored, qtype, question)[0]
+        if qtype in FORMS and chosen:
+            first = formed(chosen, scored, qtype, question)[0]
             if first is not chosen[0]:
                 rest = [seg for seg in chosen if seg is not first][: s.max_answer_sentences - 1]
                 ev = [seg for seg in rest if seg.kind == "article"]
@@ -173,69 +178,6 @@ class ExtractiveComposer:
 # 0.576, 0.576 (lead and hit@5 unchanged); a floor of 0.6 instead of 0.75 gave 0.561 at 4.
 EVIDENCE_MAX, EVIDENCE_FLOOR = 4, 0.75
 
-# A sentence of the asked form leads when it scores this share of the best. Chosen on the dev
-# questions: 0.85, 0.8, 0.75, 0.7 gave lead accuracy 0.783, 0.783, 0.826, 0.826.
-FORM_SHARE = 0.75
-# What the first sentence of a figure or a who question must hold to answer it at all.
-_FORMS = {
-    "how_many": re.compile(
-        r"(?i)\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|several|half|"
-        r"third|quarter|dozen|hundreds?|thousands?|percent|majority|most|few)\b"
-    ),
-    "who": re.compile(
-        r"\b(CEO|CIO|CFO|COO|CRMO|IT|VP)\b|(?i:\b(director|officer|executive|board|"
-        r"sponsor|manager|owner|head of|department|chief|leader|steward|team|vice president)s?\b)"
-    ),
-}
-
-
-# A verdict that answers its own entry's yes/no question, hedged or not ("Mostly no: …").
-_STANCE = re.compile(
-    r"^\W*((mostly|largely|partly|usually|generally) )?(yes|no)\b|^\W*not (on its own|by itself|"
-    r"alone|necessarily)\b",
-    re.I,
-)
-_TITLES = re.compile(r"\b(CEO|CIO|CFO|COO|CMO|CTO|CRMO|VP|\d[\d,.]*%?)\b")
-
-
-def _formed(
-    segments: list[Segment], scored: list[Segment], qtype: str, question: str
-) -> list[Segment]:
-    """``segments`` led by a sentence of the form the question asks for, when one is close.
-
-    A figure question is led by a sentence with a figure, a who question by one naming a
-    role, in each case one the question does not name itself ("who gets the CRMO job?" is
-    not answered by a sentence about the CRMO); a candidate from outside ``segments`` must
-    score at least ``FORM_SHARE`` of the best candidate's score.
-    """
-    form = _FORMS.get(qtype)
-    if form is None or not segments:
-        return segments
-    asked = {m.group(0).lower() for m in form.finditer(question)}
-    titled = bool(_TITLES.search(question))
-
-    def answers(seg: Segment) -> bool:
-        named = {m.group(0).lower() for m in form.finditer(seg.text)}
-        if titled and named & asked:
-            # A sentence about the titled role asked of answers only by naming another title
-            # ("A CIO … can fill the CRMO role"), not a generic noun ("a CRM officer").
-            titles = {m.group(0).lower() for m in _TITLES.finditer(seg.text)}
-            return bool(titles - asked)
-        return bool(named - asked)
-
-    if answers(segments[0]):
-        return segments
-    best = max((seg.score for seg in scored), default=0.0)
-    pool = [seg for seg in segments if answers(seg)]
-    pool += sorted(
-        (seg for seg in scored if answers(seg) and seg.score >= FORM_SHARE * best),
-        key=lambda x: -x.score,
-    )
-    if not pool:
-        return segments
-    lead = pool[0]
-    return [lead, *[seg for seg in segments if seg is not lead]]
-
 
 def _direct_hit(retrieval: Retrieval, floor: float, qtype: str, typer: QuestionTyper) -> int | None:
     """The hit of the answer entry to lead with: of the entries whose best phrasing is at
@@ -250,7 +192,7 @@ def _direct_hit(retrieval: Retrieval, floor: float, qtype: str, typer: QuestionT
         for idx, hit in enumerate(retrieval.hits)
         if hit.question_similarity is not None
         and hit.question_similarity >= floor
-        and not (_STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"))
+        and not (STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"))
     ]
     if not close:
         return None

@@ -113,3 +113,31 @@ def rule_matches(asked: str) -> list[float]:
     sentence's vector and words; on their own they were fitted to the development questions.
     """
     return [1.0 if rule.search(asked) else 0.0 for _, rule in _QTYPES]
+
+
+# "…, or is that overkill?", "…or not?": the "or" asks for a verdict on one course, not a pick
+# between two; what follows it is no second option.
+_VERDICT_OR = re.compile(
+    r"(?i)\bor\s+(not|no|(is|was|would|will|does|did|could)\s+(that|it|this)|am\s+i|"
+    r"are\s+we|is\s+there|something|anything|what)\b"
+)
+_GENERIC = frozenset({"crm"})  # in nearly every question and every sentence: tells no option
+_OPTION_WORDS = 6  # words read on each side of the "or" as the option it names
+
+
+def choice_options(question: str) -> tuple[set[str], set[str]] | None:
+    """The two options a choice question names, as stemmed content terms that only one of
+    them holds ("a technology problem or a business problem?" gives {technolog} and
+    {business}), or None when it names no two options (no "or", or a verdict-seeking "or
+    not" / "or is that overkill")."""
+    asked = asked_text(question)
+    if _VERDICT_OR.search(asked):
+        return None
+    parts = re.split(r"(?i)\s+or\s+", asked)
+    if len(parts) < 2:
+        return None
+    before = re.split(r"[,:;–—-]\s|\bbetween\b", parts[-2])[-1].split()[-_OPTION_WORDS:]
+    after = re.split(r"[,;?.!]", parts[-1])[0].split()[:_OPTION_WORDS]
+    left, right = set(content_terms(" ".join(before))), set(content_terms(" ".join(after)))
+    left, right = left - right - _GENERIC, right - left - _GENERIC
+    return (left, right) if left and right else None

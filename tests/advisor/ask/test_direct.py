@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from advisor.ask.compose import _STANCE
 from advisor.ask.grounding import cited_sentences
+from advisor.ask.leads import STANCE, _counted, _counts
+from advisor.ask.questions import choice_options
 from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING, REFUSAL
 from advisor.facade import Advisor
 from advisor.quoting import leans_back
@@ -139,7 +140,7 @@ def test_who_owns_the_project_is_led_by_the_owner_not_the_budget_approver(
 )
 def test_a_verdict_lead_is_recognised_hedged_or_not(lead: str, verdict: bool) -> None:
     """A verdict answers its own entry's yes/no question, so it leads only such questions."""
-    assert bool(_STANCE.match(lead)) is verdict
+    assert bool(STANCE.match(lead)) is verdict
 
 
 def test_the_same_yes_no_question_keeps_its_verdict(advisor: Advisor) -> None:
@@ -161,3 +162,61 @@ def test_ok_is_not_taken_for_an_unknown_name(advisor: Advisor) -> None:
     answer = advisor.ask("Is it OK for IT to lead our CRM project?")
     assert answer.answered and answer.uncovered == [], answer.uncovered
     assert "do not cover" not in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "options"),
+    [
+        (
+            "Is CRM a technology project or a business strategy?",
+            ({"technology", "project"}, {"business", "strategy"}),
+        ),
+        ("should IT lead our crm project or the business side?", ({"lead"}, {"business", "side"})),
+        ("is cleaning up our customer data worth it or is that overkill", None),
+        ("Should we run a pilot or not?", None),
+        ("Who should own the CRM project?", None),
+    ],
+)  # fmt: skip
+def test_the_two_options_of_a_choice_are_read(
+    question: str, options: tuple[set[str], set[str]] | None
+) -> None:
+    found = choice_options(question)
+    assert found == options if options is None else found is not None
+    if options is not None and found is not None:
+        assert options[0] <= found[0] and options[1] <= found[1], found
+
+
+def test_a_choice_between_two_options_gets_no_yes_or_no(advisor: Advisor) -> None:
+    answer = advisor.ask(
+        "Which is better for us: an industry best-practice CRM strategy, or one built around "
+        "our own business?"
+    )
+    assert answer.answered and answer.question_type == "choice"
+    first = cited_sentences(answer.answer)[0][0]
+    assert not STANCE.match(first), first  # a verdict answers a yes/no question, not this
+    assert re.search(r"(?i)\b(your own business|business-specific)\b", first), first
+
+
+@pytest.mark.parametrize(
+    ("text", "counts"),
+    [
+        ("A CRM project needs three resources set aside specifically for it.", True),
+        ("It comes down to two key reasons.", False),  # counts reasons, not resources
+        ("Resources matter: budget is one of them.", False),  # no number before the noun
+    ],
+)
+def test_a_figure_must_count_what_the_question_counts(text: str, counts: bool) -> None:
+    noun = _counted("We're at the evaluation stage. How many kinds of resources do we need?")
+    assert noun is not None and _counts(text, noun) is counts
+
+
+def test_a_how_many_question_is_led_by_the_sentence_that_counts_its_noun(
+    advisor: Advisor,
+) -> None:
+    # A development question (d2-52) once led by an entry on training "with no figure".
+    answer = advisor.ask(
+        "We're at the evaluation stage. How many kinds of resources do we need to explicitly "
+        "set aside for CRM?"
+    )
+    first = cited_sentences(answer.answer)[0][0]
+    assert re.search(r"(?i)\bthree resources\b", first), first

@@ -1,0 +1,147 @@
+"""Which sentence leads a direct answer: one in the form the question asks for.
+
+A figure question is led by a sentence with a figure (one that counts what the question
+counts, when there is one), a who question by one naming a role, and a choice between two
+named options by no yes/no verdict. Used by ``advisor.ask.compose``; the thresholds were
+chosen on the development questions (``evals/questions/dev.yaml``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol, Self, TypeVar
+
+from advisor.ask.questions import choice_options
+from advisor.text import content_terms
+
+
+class Scored(Protocol):
+    """A candidate sentence: its text and its score against the question."""
+
+    text: str
+    score: float
+
+    def with_text(self, text: str) -> Self: ...
+
+
+S = TypeVar("S", bound=Scored)
+
+
+# A sentence of the asked form leads when it scores this share of the best. Chosen on the dev
+# questions: 0.85, 0.8, 0.75, 0.7 gave lead accuracy 0.783, 0.783, 0.826, 0.826.
+FORM_SHARE = 0.75
+# What the first sentence of a figure or a who question must hold to answer it at all.
+FORMS = {
+    "how_many": re.compile(
+        r"(?i)\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|several|half|"
+        r"third|quarter|dozen|hundreds?|thousands?|percent|majority|most|few)\b"
+    ),
+    "who": re.compile(
+        r"\b(CEO|CIO|CFO|COO|CRMO|IT|VP)\b|(?i:\b(director|officer|executive|board|"
+        r"sponsor|manager|owner|head of|department|chief|leader|steward|team|vice president)s?\b)"
+    ),
+}
+
+
+# A verdict that answers its own entry's yes/no question, hedged or not ("Mostly no: …").
+STANCE = re.compile(
+    r"^\W*((mostly|largely|partly|usually|generally) )?(yes|no)\b|^\W*not (on its own|by itself|"
+    r"alone|necessarily)\b",
+    re.I,
+)
+_TITLES = re.compile(r"\b(CEO|CIO|CFO|COO|CMO|CTO|CRMO|VP|\d[\d,.]*%?)\b")
+
+
+def formed(segments: list[S], scored: list[S], qtype: str, question: str) -> list[S]:
+    """``segments`` led by a sentence of the form the question asks for, when one is close.
+
+    A figure question is led by a sentence with a figure, a who question by one naming a
+    role, in each case one the question does not name itself ("who gets the CRMO job?" is
+    not answered by a sentence about the CRMO); a candidate from outside ``segments`` must
+    score at least ``FORM_SHARE`` of the best candidate's score.
+    """
+    if qtype == "choice":
+        return _chosen(segments, question)
+    form = FORMS.get(qtype)
+    if form is None or not segments:
+        return segments
+    asked = {m.group(0).lower() for m in form.finditer(question)}
+    titled = bool(_TITLES.search(question))
+
+    def answers(seg: S) -> bool:
+        named = {m.group(0).lower() for m in form.finditer(seg.text)}
+        if titled and named & asked:
+            # A sentence about the titled role asked of answers only by naming another title
+            # ("A CIO … can fill the CRMO role"), not a generic noun ("a CRM officer").
+            titles = {m.group(0).lower() for m in _TITLES.finditer(seg.text)}
+            return bool(titles - asked)
+        return bool(named - asked)
+
+    counted = _counted(question) if qtype == "how_many" else None
+    if counted is not None:
+        best = max((seg.score for seg in scored), default=0.0)
+        counts = [seg for seg in segments if _counts(seg.text, counted)]
+        counts += sorted(
+            (s for s in scored if _counts(s.text, counted) and s.score >= FORM_SHARE * best),
+            key=lambda x: -x.score,
+        )
+        if counts:
+            return [counts[0], *[seg for seg in segments if seg is not counts[0]]]
+    if answers(segments[0]):
+        return segments
+    best = max((seg.score for seg in scored), default=0.0)
+    pool = [seg for seg in segments if answers(seg)]
+    pool += sorted(
+        (seg for seg in scored if answers(seg) and seg.score >= FORM_SHARE * best),
+        key=lambda x: -x.score,
+    )
+    if not pool:
+        return segments
+    lead = pool[0]
+    return [lead, *[seg for seg in segments if seg is not lead]]
+
+
+_HOW_MANY = re.compile(
+    r"(?i)\bhow many\s+(?:(?:main|key|common|different|kinds?|types?|sorts?|of|the|big|major)\s+)*"
+    r"([a-z][a-z-]+)"
+)
+_NUMBER_WORD = re.compile(
+    r"(?i)^(\d+|two|three|four|five|six|seven|eight|nine|ten|twelve|several|few|couple)$"
+)
+
+
+def _counted(question: str) -> str | None:
+    """The stemmed noun a "how many …" question counts ("how many kinds of resources" gives
+    "resourc"), or None."""
+    found = _HOW_MANY.search(question)
+    terms = content_terms(found.group(1)) if found else []
+    return terms[0] if terms else None
+
+
+def _counts(text: str, noun: str) -> bool:
+    """True when a number comes at most three words before the counted noun ("three
+    resources", "two key reasons"; "two critical areas" does not count "reasons")."""
+    words = re.findall(r"[\w'-]+", text)
+    return any(
+        noun in content_terms(" ".join(words[at + 1 : at + 4]))
+        for at, word in enumerate(words)
+        if _NUMBER_WORD.match(word)
+    )
+
+
+def _chosen(segments: list[S], question: str) -> list[S]:
+    """``segments``, with a verdict cut from the lead when the question offers two options.
+
+    An answer entry written for a yes/no question opens with its verdict ("No: a CRM
+    strategy has to be specific to your own business…"); asked "best practice or one built
+    around our own business?", the verdict answers nothing, and what follows it answers the
+    choice. The cut text is still a verbatim span of the entry.
+    """
+    if not segments or choice_options(question) is None:
+        return segments
+    first = segments[0]
+    verdict = STANCE.match(first.text)
+    rest = first.text[verdict.end() :].lstrip(" :,;—–-") if verdict else ""
+    if len(rest.split()) < 4:
+        return segments
+    return [first.with_text(rest), *segments[1:]]
