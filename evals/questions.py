@@ -13,7 +13,10 @@ metrics, per split (``ask_dev_*`` and ``ask_heldout_*``) and per question type:
 - false refusals: answerable questions refused;
 - small talk, noise and other-language turns handled: the reply has no citations, and noise
   never replays the previous answer; a follow-up after them still resolves;
-- uncovered: a question naming what the sources lack is refused or told so.
+- uncovered: a question naming what the sources lack is refused or told so;
+- kept mid-thread: a question asked after an unrelated one in the same conversation (as
+  in a Slack thread) gets the same first sentence, or the same refusal, as asked alone:
+  a question that stands on its own is not read as a follow-up.
 
 Held-out cases are never tuned on; the dev cases may be studied.
 """
@@ -34,6 +37,7 @@ QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
 SPLITS = ("dev", "heldout")
 DIRECT = ("yes_no", "choice", "who", "how_many")
 REAL_QUESTION = "Why do CRM projects fail?"  # asked before each non-question turn
+UNRELATED_QUESTION = "How should we measure whether our CRM is paying off?"  # ditto, mid-thread
 
 
 def load_split(split: str, folder: Path = QUESTIONS_DIR) -> list[dict[str, Any]]:
@@ -128,6 +132,15 @@ class QuestionRun:
         answer = self.advisor.ask(case["question"])
         self.add("uncovered_handled", float(not answer.answered or bool(answer.uncovered)))
 
+    def mid_thread(self, item: dict[str, Any], alone: Answer, thread: str) -> None:
+        """Ask the question again after an unrelated one (``thread``); record if it kept its
+        first sentence (or its refusal)."""
+        again = self.advisor.ask(item["question"], thread)
+        lead = cited_sentences(alone.answer)[:1] if alone.answered else []
+        kept = alone.answered == again.answered
+        kept = kept and lead == (cited_sentences(again.answer)[:1] if again.answered else [])
+        self.add("kept_mid_thread", float(kept), str(item.get("qtype", "other")))
+
 
 def evaluate_split(advisor: Advisor, split: str) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """The ``ask_<split>_*`` metrics of one split, and its per-case rows."""
@@ -135,7 +148,9 @@ def evaluate_split(advisor: Advisor, split: str) -> tuple[dict[str, float], list
     for case in load_split(split):
         kind = case["type"]
         if kind == "answerable":
-            run.turn(case, None)
+            alone = run.turn(case, None)
+            thread = advisor.ask(UNRELATED_QUESTION).conversation_id
+            run.mid_thread(case, alone, thread)
         elif kind == "multi_turn":
             cid = None
             for item in case["turns"]:

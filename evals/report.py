@@ -17,6 +17,7 @@ ASK_METRICS = (
     "junk_handled",
     "other_language_handled",
     "follow_up_after_reply",
+    "kept_mid_thread",
     "uncovered_handled",
     "questions",
 )

@@ -13,16 +13,28 @@ _ANAPHOR = re.compile(
 )
 _CONTINUATION = re.compile(r"(?i)^\s*(and|or|but|so|also|what about|how about|then|why not)\b")
 _CONTEXT = re.compile(r"\s*\((?:following on from|about): .*\)$")  # what condense adds
+# "is it fine to…", "is it worth…": an "it" that stands for what follows, not for anything said
+_EXPLETIVE = re.compile(r"(?i)it\s+(?:\w+\s+){0,2}?(?:to|worth|that|if|whether)\b")
+OWN_ANTECEDENT = 3  # content words before a pronoun that give it something to point to
 _QUESTION_WORDS = frozenset("what why how who whom which when where does do is are can".split())
 
 
 def is_follow_up(question: str) -> bool:
-    """True when a question leans on earlier turns (pronouns, 'what about', few words)."""
-    return bool(
-        _ANAPHOR.search(question)
-        or _CONTINUATION.match(question)
-        or len(content_terms(question)) <= 2
-    )
+    """True when a question leans on earlier turns: it opens as a continuation ("and…",
+    "what about…"), has few words of its own, or has a pronoun with nothing before it in
+    the question to point back to.
+
+    A pronoun after ``OWN_ANTECEDENT`` content words of the same question points into it
+    ("is cleaning up our data worth it, or is that overkill?"), and "IT" is a department.
+    """
+    if _CONTINUATION.match(question) or len(content_terms(question)) <= 2:
+        return True
+    for found in _ANAPHOR.finditer(question):
+        if found.group(0) == "IT" or _EXPLETIVE.match(question, found.start()):
+            continue
+        if len(content_terms(question[: found.start()])) < OWN_ANTECEDENT:
+            return True
+    return False
 
 
 def condense(question: str, history: list[Turn]) -> str:

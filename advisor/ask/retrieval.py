@@ -28,6 +28,10 @@ SOURCE_WEIGHT, SOURCE_ADVICE = 1.0, 1
 # A factual look-up ("what is", "which", "how much") rather than a request for advice.
 _LOOKUP = re.compile(r"(?i)^\s*(what|which|who|when|where|how much|how many)\b")
 _ABOUT_US = re.compile(r"(?i)\b(we|our|us|my|i)\b")
+# A lookup whose every word is in at most this many passages (or this share of them) names
+# something the corpus holds, however far its vector is from every passage.
+NAMED_IN, NAMED_SHARE = 5, 0.001
+_LOOKUP_WORDS = frozenset({"mean", "stand", "role", "job", "person", "company", "firm"})
 # Facets of CRM buying the articles never discuss: prices and the law. A question on one of
 # these is told so, rather than answered with passages beside the point.
 _FACETS = {
@@ -326,7 +330,7 @@ class HybridSearcher:
         terms = content_terms(query)
         if not terms:
             return False, "the question has no searchable words"
-        if best < self.settings.min_relevance:
+        if best < self.settings.min_relevance and not self._names_known(query, terms):
             return False, f"no passage is close enough (best similarity {best:.2f})"
         known = [t for t in terms if t in self._vocabulary]
         if not known:
@@ -335,6 +339,19 @@ class HybridSearcher:
         if unknown and _LOOKUP.match(query) and not _ABOUT_US.search(query):
             return False, f"the sources never mention {', '.join(unknown)}"
         return True, ""
+
+    def _names_known(self, query: str, terms: list[str]) -> bool:
+        """True for a lookup of something only a few passages name ("who is Alf Saggese?",
+        "what is KANA?"): its vector is close to no passage, since a name carries little
+        meaning for the embedding model, but the words single out the passages about it."""
+        rare = max(NAMED_IN, NAMED_SHARE * self._bm25.size)
+        return (
+            bool(_LOOKUP.match(query))
+            and all(
+                0 < round(self._bm25.frequency(t)) <= rare for t in terms if t not in _LOOKUP_WORDS
+            )
+            and any(t not in _LOOKUP_WORDS for t in terms)
+        )
 
     def relevance(self, text: str) -> float:
         """The best cosine of the text, embedded as it is, to any passage; raises RetrievalError."""

@@ -74,6 +74,15 @@ class LexicalIndex:
         col = self._column.get(term)
         return self.max_idf if col is None else float(self._idf[col])
 
+    def frequency(self, term: str) -> float:
+        """How many passages hold the term (0 for an unseen one), read back from its IDF; a
+        term in more than half of them reads as that half or more."""
+        col = self._column.get(term)
+        if col is None:
+            return 0.0
+        e = float(np.exp(self._idf[col]))
+        return max(0.0, (self.size + 0.5 - 0.5 * e) / (1.0 + e))
+
     def scores(self, terms: list[str]) -> np.ndarray:
         """BM25 of every passage for the query terms, shape (passages,); a repeated term
         counts again, an unknown one for nothing."""

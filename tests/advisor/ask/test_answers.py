@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from advisor.ask.grounding import cited_sentences
 from advisor.ask.questions import condense, is_follow_up
 from advisor.config import PROJECT_ROOT
 from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING, Answer, Turn
@@ -142,6 +143,36 @@ def test_condense_rules() -> None:
     assert not is_follow_up(standalone)
     assert condense(standalone, history) == standalone
     assert condense("Who usually gets that job?", []) == "Who usually gets that job?"
+
+
+@pytest.mark.parametrize(
+    ("question", "follows"),
+    [
+        ("Who usually gets that job?", True),
+        ("How do we fix it?", True),
+        ("And what if IT insists on leading it?", True),
+        ("Is it worth it?", True),
+        # A pronoun with its antecedent in the question, an expletive "it", and IT the
+        # department: each of these stands on its own.
+        ("is cleaning up our old customer data worth the effort or is that overkill", False),
+        ("Is it fine to have vendors help us while we work out the strategy?", False),
+        ("should IT lead our crm project or the business side?", False),
+        ("Can we copy the CRM approach that worked for our competitor?", False),
+    ],
+)
+def test_a_pronoun_makes_a_follow_up_only_when_it_points_outside_the_question(
+    question: str, follows: bool
+) -> None:
+    assert is_follow_up(question) is follows
+
+
+def test_a_question_that_stands_alone_keeps_its_answer_mid_thread(advisor: Advisor) -> None:
+    question = "Should IT lead our CRM project, or the business side?"
+    alone = advisor.ask(question)
+    thread = advisor.ask("How should we measure whether our CRM is paying off?")
+    again = advisor.ask(question, thread.conversation_id)
+    assert again.standalone_question == question
+    assert cited_sentences(again.answer)[:1] == cited_sentences(alone.answer)[:1]
 
 
 def test_history_survives_a_restart(settings, embedder) -> None:  # type: ignore[no-untyped-def]

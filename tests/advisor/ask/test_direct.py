@@ -220,3 +220,18 @@ def test_a_how_many_question_is_led_by_the_sentence_that_counts_its_noun(
     )
     first = cited_sentences(answer.answer)[0][0]
     assert re.search(r"(?i)\bthree resources\b", first), first
+
+
+def test_a_lookup_of_someone_the_sources_name_is_answered(advisor: Advisor) -> None:
+    # A name is close to no passage as a vector; its rare words single the passages out.
+    answer = advisor.ask("who is alf saggese")
+    assert answer.answered, answer.answer
+    assert {c.doc_id for c in answer.citations} >= {"it-carries-the-can"}
+    assert "Saggese" in cited_sentences(answer.answer)[0][0]
+
+
+@pytest.mark.parametrize("question", ["who is john smith", "What is the capital of France?"])
+def test_a_lookup_of_something_the_sources_never_name_is_refused(
+    advisor: Advisor, question: str
+) -> None:
+    assert not advisor.ask(question).answered
