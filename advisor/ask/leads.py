@@ -9,6 +9,7 @@ chosen on the development questions (``evals/questions/dev.yaml``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Protocol, Self, TypeVar
 
 from advisor.ask.questions import choice_options
@@ -79,26 +80,26 @@ def formed(segments: list[S], scored: list[S], qtype: str, question: str) -> lis
 
     counted = _counted(question) if qtype == "how_many" else None
     if counted is not None:
-        best = max((seg.score for seg in scored), default=0.0)
-        counts = [seg for seg in segments if _counts(seg.text, counted)]
-        counts += sorted(
-            (s for s in scored if _counts(s.text, counted) and s.score >= FORM_SHARE * best),
-            key=lambda x: -x.score,
-        )
-        if counts:
-            return [counts[0], *[seg for seg in segments if seg is not counts[0]]]
-    if answers(segments[0]):
+        led = _led_by(segments, scored, lambda seg: _counts(seg.text, counted))
+        if led is not None:
+            return led
+    return _led_by(segments, scored, answers) or segments
+
+
+def _led_by(segments: list[S], scored: list[S], fits: Callable[[S], bool]) -> list[S] | None:
+    """``segments`` led by the first of them that ``fits``, or else by the best-scored
+    candidate that fits and scores ``FORM_SHARE`` of the best; None when none fits."""
+    if segments and fits(segments[0]):
         return segments
     best = max((seg.score for seg in scored), default=0.0)
-    pool = [seg for seg in segments if answers(seg)]
+    pool = [seg for seg in segments if fits(seg)]
     pool += sorted(
-        (seg for seg in scored if answers(seg) and seg.score >= FORM_SHARE * best),
+        (seg for seg in scored if fits(seg) and seg.score >= FORM_SHARE * best),
         key=lambda x: -x.score,
     )
     if not pool:
-        return segments
-    lead = pool[0]
-    return [lead, *[seg for seg in segments if seg is not lead]]
+        return None
+    return [pool[0], *[seg for seg in segments if seg is not pool[0]]]
 
 
 _HOW_MANY = re.compile(
