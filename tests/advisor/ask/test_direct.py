@@ -235,3 +235,15 @@ def test_a_lookup_of_something_the_sources_never_name_is_refused(
     advisor: Advisor, question: str
 ) -> None:
     assert not advisor.ask(question).answered
+
+
+def test_a_who_question_is_not_led_by_an_entry_written_for_another_form(
+    advisor: Advisor,
+) -> None:
+    # The nearest entry explains why such firms fail (a why entry); the role is in an article.
+    answer = advisor.ask(
+        "When times get hard in process-driven companies, who ends up winning the resources "
+        "and setting the agenda?"
+    )
+    first = cited_sentences(answer.answer)[0][0]
+    assert re.search(r"\boperations VP\b", first), first
