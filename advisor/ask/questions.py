@@ -13,6 +13,11 @@ _ANAPHOR = re.compile(
 )
 _CONTINUATION = re.compile(r"(?i)^\s*(and|or|but|so|also|what about|how about|then|why not)\b")
 _CONTEXT = re.compile(r"\s*\((?:following on from|about): .*\)$")  # what condense adds
+# "What is a CRMO?", "who is Alf Saggese?": short, but the subject is named, not pointed to.
+_NAMES_ITS_SUBJECT = re.compile(
+    r"(?i)^\W*(what|who)\s*(is|are|was|were|'s|’s|does)\s+(?:(?:a|an|the)\s+)?"
+    r"(?!(it|its|that|this|they|them|those|these|he|she|there|the same)\b)[\w-]{2,}"
+)
 # "is it fine to…", "is it worth…": an "it" that stands for what follows, not for anything said
 _EXPLETIVE = re.compile(r"(?i)it\s+(?:\w+\s+){0,2}?(?:to|worth|that|if|whether)\b")
 OWN_ANTECEDENT = 3  # content words before a pronoun that give it something to point to
@@ -25,9 +30,12 @@ def is_follow_up(question: str) -> bool:
     the question to point back to.
 
     A pronoun after ``OWN_ANTECEDENT`` content words of the same question points into it
-    ("is cleaning up our data worth it, or is that overkill?"), and "IT" is a department.
+    ("is cleaning up our data worth it, or is that overkill?"), "IT" is a department, and a
+    short question that names its subject ("What is a CRMO?") stands on its own.
     """
-    if _CONTINUATION.match(question) or len(content_terms(question)) <= 2:
+    if _CONTINUATION.match(question):
+        return True
+    if len(content_terms(question)) <= 2 and not _NAMES_ITS_SUBJECT.match(question):
         return True
     for found in _ANAPHOR.finditer(question):
         if found.group(0) == "IT" or _EXPLETIVE.match(question, found.start()):
@@ -48,8 +56,8 @@ def condense(question: str, history: list[Turn]) -> str:
     if not asked or not is_follow_up(question):
         return question
     previous = _root(asked[-1])
-    if not content_terms(previous):
-        return question
+    if not content_terms(previous) or previous.strip().lower() == question.strip().lower():
+        return question  # asked again: nothing earlier to follow on from
     return f"{question} (following on from: {previous})"
 
 

@@ -24,7 +24,8 @@ def summarise(
     questions = [f for f in findings if f.basis != "shown"]
     parts = [f"Readiness {readiness}/100: {verdict}."]
     if flags:
-        parts.append(f"{_count(len(flags), 'red flag')}; fix first: {flags[0].title.lower()}.")
+        first = _lower_first(flags[0].title)
+        parts.append(f"{_count(len(flags), 'red flag')}; fix first: {first}.")
     elif not strengths:
         parts.append("The plan says nothing the review can read about any of the 12 areas.")
     else:
@@ -39,6 +40,12 @@ def summarise(
             titles[-1] += f" (and {len(strengths) - 4} more)"
         parts.append(f"Already sound: {_join(titles)}.")
     return " ".join(parts)
+
+
+def _lower_first(title: str) -> str:
+    """A title inside a sentence: "Software before strategy" → "software before strategy",
+    but an acronym stays as it is ("IT-only ownership")."""
+    return title if title[:2].isupper() else title[:1].lower() + title[1:]
 
 
 def render_review(review: Review) -> str:

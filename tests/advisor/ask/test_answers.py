@@ -143,6 +143,13 @@ def test_condense_rules() -> None:
     assert not is_follow_up(standalone)
     assert condense(standalone, history) == standalone
     assert condense("Who usually gets that job?", []) == "Who usually gets that job?"
+    # The same question again follows on from nothing (not from itself).
+    again = [
+        history[0].model_copy(
+            update={"question": "How do we fix it?", "standalone_question": "How do we fix it?"}
+        )
+    ]
+    assert condense("how do we fix it?", again) == "how do we fix it?"
 
 
 @pytest.mark.parametrize(
@@ -158,6 +165,10 @@ def test_condense_rules() -> None:
         ("Is it fine to have vendors help us while we work out the strategy?", False),
         ("should IT lead our crm project or the business side?", False),
         ("Can we copy the CRM approach that worked for our competitor?", False),
+        # Short, but naming its subject rather than pointing to one.
+        ("What is a CRMO?", False),
+        ("What does it mean?", True),
+        ("Who pays?", True),
     ],
 )
 def test_a_pronoun_makes_a_follow_up_only_when_it_points_outside_the_question(

@@ -240,3 +240,14 @@ def test_a_terse_plan_that_never_says_crm_is_still_reviewed(advisor: Advisor) ->
         "we pilot with the Leeds team first."
     )
     assert review.summary.startswith("Readiness")  # reviewed, not refused as off-topic
+
+
+@pytest.mark.parametrize(
+    ("title", "inside"),
+    [("Software before strategy", "software before strategy"),
+     ("IT-only ownership", "IT-only ownership")],
+)  # fmt: skip
+def test_a_title_inside_the_summary_keeps_its_acronym(title: str, inside: str) -> None:
+    from advisor.review.render import _lower_first
+
+    assert _lower_first(title) == inside
