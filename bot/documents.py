@@ -8,8 +8,6 @@ runs in the background and the 202 answer gives the job's status URL.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, File, Form, Request, UploadFile
@@ -18,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from advisor import DocumentLibrary
 from bot.api import ERRORS, AdvisorDep, _problem_schema
-from bot.middleware import bearer_token
+from bot.middleware import bearer_token, key_digests, matching_digest
 from bot.problems import problem
 
 PREFIX = "/v1/documents"
@@ -47,11 +45,7 @@ def admin_refusal(authorization: str, digests: list[bytes]) -> AdminRefusal | No
     token = bearer_token(authorization)
     if not token:
         return AdminRefusal("missing-admin-key", "send `Authorization: Bearer <admin key>`")
-    digest = hashlib.sha256(token.encode()).digest()
-    matched = False
-    for known in digests:  # no early exit: the time taken does not tell which key
-        matched |= hmac.compare_digest(digest, known)
-    if not matched:
+    if matching_digest(token, digests) is None:
         return AdminRefusal("invalid-admin-key", "this key does not open document administration")
     return None
 
@@ -175,7 +169,7 @@ def delete(doc_id: str, library: LibraryDep, background: BackgroundTasks) -> JSO
 
 def install(app: FastAPI, admin_keys: list[str]) -> None:
     """Mount the routes and the refusal handler; only the keys' digests are kept."""
-    app.state.admin_digests = [hashlib.sha256(k.encode()).digest() for k in admin_keys]
+    app.state.admin_digests = key_digests(admin_keys)
 
     def refused(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AdminRefusal)

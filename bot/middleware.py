@@ -43,6 +43,21 @@ def bearer_token(authorization: str) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def key_digests(keys: list[str]) -> list[bytes]:
+    """The SHA-256 digests of the keys: only these are kept, never the keys."""
+    return [hashlib.sha256(k.encode()).digest() for k in keys]
+
+
+def matching_digest(token: str, digests: list[bytes]) -> bytes | None:
+    """The token's digest when it is one of ``digests``, else None; every digest is compared
+    (``hmac.compare_digest``, no early exit), so the time taken does not tell which key."""
+    digest = hashlib.sha256(token.encode()).digest()
+    matched = False
+    for known in digests:
+        matched |= hmac.compare_digest(digest, known)
+    return digest if matched else None
+
+
 class BodyTooLarge(HTTPException):
     """Raised from ``receive`` when a streamed body passes the limit."""
 
@@ -224,7 +239,7 @@ class ApiGate:
         # A shared pacer (the store) counts for every worker; otherwise this process counts.
         self.shared = shared
         # Only digests are kept, and compared in constant time.
-        self.digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+        self.digests = key_digests(keys)
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.clock = clock
@@ -275,11 +290,8 @@ class ApiGate:
                 instance=scope["path"],
                 headers=challenge,
             )
-        digest = hashlib.sha256(token.encode()).digest()
-        matched = False
-        for known in self.digests:  # no early exit: the time taken does not tell which key
-            matched |= hmac.compare_digest(digest, known)
-        if not matched:
+        digest = matching_digest(token, self.digests)
+        if digest is None:
             challenge["WWW-Authenticate"] += ', error="invalid_token"'
             return "", problem(
                 "invalid-api-key",
