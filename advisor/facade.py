@@ -215,6 +215,15 @@ class Advisor:
         if prepare is not None:
             texts += prepare(curated(searcher.snapshot.passages)) or []
         texts += self.reviewer.warm() if full else []
+        # An answer entry leads only questions of its own form, read from its title per
+        # question: read every title now, so no question pays for it.
+        titles = [
+            str(p.meta.get("title", ""))
+            for p in searcher.snapshot.passages
+            if p.meta.get("kind") == "answer"
+        ]
+        self.question_typer.classify_many(titles)
+        texts += self.question_typer.embedded(titles)
         texts = cache.unstored(texts + searcher.entries.questions)  # the store has the rest
         if (set(texts) != self._saved) if full else not set(texts) <= self._saved:
             cache.save(cache.file(self.settings.data_dir), texts)

@@ -30,6 +30,7 @@ from advisor.ask.writer import LLMWriter, Stats, Written
 from advisor.config import Settings
 from advisor.contract import Answer, Review, StreamEvent, Turn
 from advisor.inputs import strip_injection
+from advisor.knowledge.embeddings import VectorCache
 from advisor.memory import ConversationStore
 from advisor.tracing import record_turn
 
@@ -79,8 +80,24 @@ class AskPipeline:
         state.intent = classify(state.question, searcher.known_word, searcher.relevance)
         if state.intent.kind != "question":
             return self.reply(state)
+        self._prefetch(state)
         state.question_type = self.parts.question_typer.classify(state.question)
         return self.events(self.chain.invoke(state))
+
+    def _prefetch(self, state: AskState) -> None:
+        """Embed the asking sentence (the type reader's) and the searched text in one model
+        pass when they differ ("Our reps refuse to use it. What should we do?"): one pass of
+        two texts costs about as much as one of one, and each later finds its vector cached.
+
+        Only for a question searched as asked; a follow-up or a question about a review is
+        searched in other words, known after condensing.
+        """
+        if state.review is not None or (state.history and is_follow_up(state.question)):
+            return
+        asked = QuestionTyper.embedded([state.question])[0]
+        searched = strip_injection(state.question)[0]
+        if searched and searched != asked:
+            VectorCache.shared(self.parts.searcher.embedder).vectors([asked, searched])
 
     def reply(self, state: AskState) -> Iterator[StreamEvent]:
         """The reply to a turn that is not a question, stored like any turn."""

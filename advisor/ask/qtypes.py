@@ -114,9 +114,14 @@ class QuestionTyper:
         """The form of each question, read from its asking sentence; raises EmbeddingError."""
         if not questions:
             return []
-        asked = [asked_text(q) or q.strip() or "?" for q in questions]
+        asked = self.embedded(questions)
         scores = np.asarray(self._design(asked) @ self.weights.T) + self.bias
         return [self.labels[i] for i in scores.argmax(axis=1)]
+
+    @staticmethod
+    def embedded(questions: list[str]) -> list[str]:
+        """The texts the reader embeds for ``questions``: each one's asking sentence."""
+        return [asked_text(q) or q.strip() or "?" for q in questions]
 
     def classify(self, question: str) -> str:
         """The form of one question: one of ``QUESTION_TYPES``."""

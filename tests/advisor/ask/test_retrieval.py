@@ -127,13 +127,16 @@ class _CountingEmbedder:
 
     def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
         self.real, self.name, self.texts = real, real.name, []  # type: list[str]
+        self.passes = 0
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         self.texts += texts
+        self.passes += 1
         return self.real.embed_documents(texts)
 
     def embed_query(self, text: str) -> list[float]:
         self.texts.append(text)
+        self.passes += 1
         return self.real.embed_query(text)
 
 
@@ -151,3 +154,20 @@ def test_a_question_is_embedded_once(settings, embedder) -> None:  # type: ignor
     assert counting.texts.count(question) == 1, counting.texts
     expected = warm.searcher.embed(question)
     assert float(expected @ embedder.embed_query(question)) > 0.9999
+
+
+def test_a_two_sentence_question_takes_one_model_pass(settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    from advisor.facade import Advisor
+
+    counting = _CountingEmbedder(embedder)
+    warm = Advisor(settings, embedder=counting)
+    warm.warm()
+    question = "Our reps refuse to log their calls in the new CRM. What should we do about it?"
+    counting.texts.clear()
+    counting.passes = 0
+    answer = warm.ask(question)
+    assert answer.answered
+    # The type reader reads the asking sentence and the search the whole question: both are
+    # embedded, in one pass.
+    assert question in counting.texts and "What should we do about it?" in counting.texts
+    assert counting.passes == 1, counting.texts
