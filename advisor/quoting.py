@@ -14,8 +14,8 @@ from advisor.text import split_sentences
 
 # Sentences opening with these lean on the sentence before them for meaning.
 _DANGLING = re.compile(
-    r"^(this|that|these|those|it|its|they|their|such|he|she|but|so|however|then|also|and|"
-    r"or|as a result|in addition|for this reason)\b",
+    r"^(this|that|these|those|it|its|they|their|such|he|she|his|her|the same|but|so|however|"
+    r"then|also|and|or|as a result|in addition|for this reason)\b",
     re.I,
 )
 # "... is another clue." counts on a list of clues that came before it.
@@ -42,13 +42,30 @@ def passage_units(text: str) -> list[tuple[str, int, bool, bool]]:
         lead_in = bool(prev) and len(prev.split()) < 6 and prev.endswith(".")
         if prev and ((dangling and quotable(prev)) or lead_in):
             units.append((f"{prev} {sent}", pos - 1, False, True))
-        units.append((sent, pos, dangling, False))
+        rest = standalone(sent) if dangling else None
+        units.append((rest, pos, False, False) if rest else (sent, pos, dangling, False))
     return [u for u in units if u[0] in text and not _MARKER_LIKE.search(u[0])]
 
 
 def leans_back(sentence: str) -> bool:
     """True when a sentence leans on the one before it ("This…", "And…") for its meaning."""
     return bool(_DANGLING.match(sentence.lstrip('•-– "“')) or _ANOTHER.search(sentence))
+
+
+# An opening connective that only links to the sentence before; the rest may stand alone
+# ("But CRM is not and never was purely about technology, says …").
+_CONNECTIVE = re.compile(r"^(but|and|so|yet|however|then)\b,?\s+", re.I)
+
+
+def standalone(sentence: str) -> str | None:
+    """The sentence, or its verbatim rest after an opening connective, when that stands on
+    its own ("However, Gartner analyst Beth Eisenfeld said …" gives "Gartner analyst …");
+    None when it leans on the sentence before ("But their association …")."""
+    if not leans_back(sentence):
+        return sentence
+    opened = _CONNECTIVE.match(sentence)
+    rest = sentence[opened.end() :] if opened else ""
+    return rest if rest and not leans_back(rest) and len(rest.split()) >= 6 else None
 
 
 def quotable(sentence: str) -> bool:

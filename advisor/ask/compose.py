@@ -23,7 +23,7 @@ from advisor.ask.retrieval import Hit, Retrieval
 from advisor.config import Settings
 from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING
 from advisor.knowledge.embeddings import Embedder, VectorCache
-from advisor.quoting import display, leans_back, passage_units
+from advisor.quoting import display, leans_back, passage_units, standalone
 from advisor.text import content_terms
 
 # Note sections that describe the problem; a how-to question wants the remedy instead.
@@ -262,8 +262,9 @@ def _direct(
 def _entry_evidence(hits: list[Hit], lead: int) -> list[Segment]:
     """The answer entry's own evidence quotes, as found in the article hits (at most two)."""
     evidence: list[Segment] = []
-    for quote in str(hits[lead].passage.meta.get("evidence", "")).split("\n"):
-        if not quote or leans_back(quote):
+    for whole in str(hits[lead].passage.meta.get("evidence", "")).split("\n"):
+        quote = standalone(whole) if whole else None
+        if quote is None:
             continue  # a sentence that leans on the one before it is not quoted alone
         for idx, hit in enumerate(hits):
             text = hit.passage.text
