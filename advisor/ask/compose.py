@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from advisor.ask.entries import verbatim_span
-from advisor.ask.leads import FORMS, STANCE, formed
+from advisor.ask.leads import FORMS, STANCE, formed, offered
 from advisor.ask.qtypes import QuestionTyper
 from advisor.ask.retrieval import Hit, Retrieval
 from advisor.config import Settings
@@ -141,7 +141,7 @@ class ExtractiveComposer:
         qtype = qtype or typer.classify(question)
         wants_advice = bool(_ADVICE_QUESTION.match(question)) or qtype == "how_to"
         scored = self._score(question, retrieval, units, vectors, qtype, wants_advice)
-        lead = _direct_hit(retrieval, s.direct_answer_min, qtype, typer)
+        lead = _direct_hit(retrieval, s.direct_answer_min, qtype, typer, question)
         if lead is not None:
             own = [
                 Segment(display(text), hit, "answer", 1.0, (hit, pos), unit)
@@ -187,7 +187,9 @@ EVIDENCE_MAX, EVIDENCE_FLOOR = 4, 0.75
 OWN_FORM_ONLY = ("who", "how_many")
 
 
-def _direct_hit(retrieval: Retrieval, floor: float, qtype: str, typer: QuestionTyper) -> int | None:
+def _direct_hit(
+    retrieval: Retrieval, floor: float, qtype: str, typer: QuestionTyper, question: str
+) -> int | None:
     """The hit of the answer entry to lead with: of the entries whose best phrasing is at
     least ``floor`` close to the question, the one the fusion ranks highest (its phrasings,
     its text and its words all agreeing), rather than the single closest phrasing.
@@ -202,6 +204,7 @@ def _direct_hit(retrieval: Retrieval, floor: float, qtype: str, typer: QuestionT
         if hit.question_similarity is not None
         and hit.question_similarity >= floor
         and not (STANCE.match(hit.passage.text) and qtype not in ("yes_no", "choice"))
+        and (qtype != "choice" or offered(hit.passage.text, question))
     ]
     if not close:
         return None

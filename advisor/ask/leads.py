@@ -130,6 +130,22 @@ def _counts(text: str, noun: str) -> bool:
     )
 
 
+# An entry written for a choice opens with the option it chose ("Poor planning: …").
+_CHOSEN = re.compile(r"^\W*([^:.]{2,40}):\s")
+
+
+def offered(entry_text: str, question: str) -> bool:
+    """False when an answer entry opens with an option it chose ("Poor planning: …") that the
+    choice ``question`` does not offer ("bad software or bad data?"): the entry answers
+    another choice, and its verdict would answer this one wrongly. True otherwise (a
+    question naming no two options, an entry with no chosen option, or a shared term)."""
+    options = choice_options(question)
+    chosen = _CHOSEN.match(entry_text)
+    if options is None or chosen is None or STANCE.match(entry_text):
+        return True
+    return bool(set(content_terms(chosen.group(1))) & (options[0] | options[1]))
+
+
 def _chosen(segments: list[S], question: str) -> list[S]:
     """``segments``, with a verdict cut from the lead when the question offers two options.
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from advisor.ask.grounding import cited_sentences
-from advisor.ask.leads import STANCE, _counted, _counts
+from advisor.ask.leads import STANCE, _counted, _counts, offered
 from advisor.ask.questions import choice_options
 from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING, REFUSAL
 from advisor.facade import Advisor
@@ -281,3 +281,34 @@ def test_a_figure_or_who_question_is_led_by_the_sentence_that_answers_it(
 ) -> None:
     first = cited_sentences(advisor.ask(question).answer)[0][0]
     assert re.search(lead, first), first
+
+
+@pytest.mark.parametrize(
+    ("entry", "question", "leads"),
+    [
+        (
+            "Poor planning: Chris Selland says initiatives are sunk by weak planning.",
+            "what kills more crm projects, bad software or bad data and integration?",
+            False,
+        ),
+        (
+            "Strategy: Gartner's game plan opens with a strategy phase.",
+            "In Gartner's plan, does strategy or evaluation come first?",
+            True,
+        ),
+        (
+            "No: a CRM strategy has to be specific to your own business.",
+            "Should we copy best practice or build our own strategy?",
+            True,
+        ),
+        (
+            "Poor planning: Chris Selland says initiatives are sunk by weak planning.",
+            "Why do CRM projects fail?",
+            True,
+        ),
+    ],
+)
+def test_an_entry_that_chose_another_option_does_not_lead_a_choice(
+    entry: str, question: str, leads: bool
+) -> None:
+    assert offered(entry, question) is leads
