@@ -140,31 +140,34 @@ class _CountingEmbedder:
         return self.real.embed_query(text)
 
 
-def test_a_question_is_embedded_once(settings, embedder) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def counted(settings, embedder):  # type: ignore[no-untyped-def]
+    """A warmed advisor on the real model, and the counter of what it embeds after warming."""
     from advisor.facade import Advisor
 
     counting = _CountingEmbedder(embedder)
     warm = Advisor(settings, embedder=counting)
     warm.warm()
-    question = "Should we pilot the new CRM with one sales team before everyone else?"
     counting.texts.clear()
+    counting.passes = 0
+    return warm, counting
+
+
+def test_a_question_is_embedded_once(counted, embedder) -> None:  # type: ignore[no-untyped-def]
+    warm, counting = counted
+    question = "Should we pilot the new CRM with one sales team before everyone else?"
     answer = warm.ask(question)
     assert answer.answered
     # Its form is read and its passages are searched from one model pass, not two.
     assert counting.texts.count(question) == 1, counting.texts
+    assert counting.passes == 1, counting.texts
     expected = warm.searcher.embed(question)
     assert float(expected @ embedder.embed_query(question)) > 0.9999
 
 
-def test_a_two_sentence_question_takes_one_model_pass(settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    from advisor.facade import Advisor
-
-    counting = _CountingEmbedder(embedder)
-    warm = Advisor(settings, embedder=counting)
-    warm.warm()
+def test_a_two_sentence_question_takes_one_model_pass(counted) -> None:  # type: ignore[no-untyped-def]
+    warm, counting = counted
     question = "Our reps refuse to log their calls in the new CRM. What should we do about it?"
-    counting.texts.clear()
-    counting.passes = 0
     answer = warm.ask(question)
     assert answer.answered
     # The type reader reads the asking sentence and the search the whole question: both are
