@@ -29,7 +29,9 @@ def passage_units(text: str) -> list[tuple[str, int, bool, bool]]:
     """(text, position, dangling, pair) for each quotable sentence of a passage.
 
     A sentence that leans on the one before it also comes as a pair with that sentence
-    (position is then the first sentence's); both are verbatim spans of the passage.
+    (position is then the first sentence's); both are verbatim spans of the passage. One
+    that leans back only by an opening connective ("But …") comes alone without it
+    (``standalone``), as a full-weight unit.
     """
     units: list[tuple[str, int, bool, bool]] = []
     sentences = split_sentences(text)
