@@ -5,6 +5,9 @@ questions (yes/no, choice, who, how many), the terms the first sentence must con
 metrics, per split (``ask_dev_*`` and ``ask_heldout_*``) and per question type:
 
 - lead accuracy: the answer's first cited sentence contains one of the case's lead terms;
+- wrong stance and right stance: of the yes/no questions labelled with a stance, the share
+  whose first sentence opens with the opposite verdict ("No: …" where the sources say yes),
+  and with the labelled one;
 - article hit@5: an expected article is among the first five documents retrieved (notes
   and answer entries count as documents, so advice can crowd the evidence out);
 - articles cited: answered questions whose answer cites at least one article;
@@ -63,6 +66,17 @@ def lead_ok(answer: Answer, terms: list[str]) -> bool:
     return any(f" {_norm(t)} " in first for t in terms if _norm(t))
 
 
+_OPPOSITE = {"yes": "no", "no": "yes"}
+_VERDICT = re.compile(r"^\W*(?:(?:mostly|largely|generally|usually) )?(yes|no)\b", re.I)
+
+
+def stance_of(answer: Answer) -> str:
+    """The verdict the first cited sentence opens with ("yes", "no"), or "" for none."""
+    sentences = cited_sentences(answer.answer) if answer.answered else []
+    found = _VERDICT.match(sentences[0][0]) if sentences else None
+    return found.group(1).lower() if found else ""
+
+
 def _relevant(hit: Any, expected: set[str]) -> bool:
     sources = set(str(hit.passage.meta.get("sources", "")).split(","))
     return hit.passage.doc_id in expected or bool(sources & expected)
@@ -90,6 +104,10 @@ class QuestionRun:
         self.add("question_type_accuracy", float(answer.question_type == qtype), qtype)
         if item.get("lead_terms") and qtype in DIRECT:
             self.add("lead_accuracy", float(lead_ok(answer, item["lead_terms"])), qtype)
+        if item.get("stance") in ("yes", "no"):
+            stance = stance_of(answer)
+            self.add("wrong_stance", float(stance == _OPPOSITE[item["stance"]]))
+            self.add("right_stance", float(stance == item["stance"]))
         result = self.advisor.searcher.search(answer.standalone_question)
         hits = [h for h in result.hits if not h.fetched]
         hits = sorted(hits, key=lambda h: -h.fused) + [h for h in result.hits if h.fetched]

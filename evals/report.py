@@ -7,6 +7,8 @@ from typing import Any
 
 ASK_METRICS = (
     "lead_accuracy",
+    "wrong_stance",
+    "right_stance",
     "article_hit_at_5",
     "articles_cited",
     "key_point_coverage",

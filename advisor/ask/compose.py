@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from advisor.ask.entries import verbatim_span
-from advisor.ask.leads import FORMS, STANCE, formed, offered
+from advisor.ask.leads import FORMS, STANCE, formed, offered, unverdicted
 from advisor.ask.qtypes import QuestionTyper
 from advisor.ask.retrieval import Hit, Retrieval
 from advisor.config import Settings
@@ -149,6 +149,8 @@ class ExtractiveComposer:
                 if hit == lead and not pair
             ]
             own = formed(own, scored, qtype, question)
+            if (retrieval.hits[lead].question_similarity or 0.0) < VERDICT_MIN:
+                own = unverdicted(own)
             return _direct(own, lead, scored, vectors, retrieval, s.max_answer_sentences)
         chosen = _backed(
             _select(scored, vectors, s.max_answer_sentences), scored, s.max_answer_sentences
@@ -177,6 +179,12 @@ class ExtractiveComposer:
 # share of the best. Chosen on the dev questions: 3, 4, 5 gave key-point coverage 0.553,
 # 0.576, 0.576 (lead and hit@5 unchanged); a floor of 0.6 instead of 0.75 gave 0.561 at 4.
 EVIDENCE_MAX, EVIDENCE_FLOOR = 4, 0.75
+
+
+# An entry's verdict ("No: …") answers its own question. A question matching one of its
+# phrasings less closely than this may ask the opposite ("should we even bother?" against
+# "should failure statistics deter us?"), so the verdict is cut and the reason stays.
+VERDICT_MIN = 0.9
 
 
 # A role or a figure is a specific answer: an entry written for another form of question

@@ -156,9 +156,22 @@ def _chosen(segments: list[S], question: str) -> list[S]:
     """
     if not segments or choice_options(question) is None:
         return segments
+    return unverdicted(segments)
+
+
+# A hedge closing a verdict ("in effect:", "in some cases:"): cut with it.
+_HEDGE = re.compile(r"^[a-z][a-z ]{0,20}:\s+")
+
+
+def unverdicted(segments: list[S]) -> list[S]:
+    """``segments`` with the lead's opening verdict ("No: …", "Mostly yes, …") cut, when
+    enough is left to read; the cut text is still a verbatim span of its passage."""
+    if not segments:
+        return segments
     first = segments[0]
     verdict = STANCE.match(first.text)
     rest = first.text[verdict.end() :].lstrip(" :,;—–-") if verdict else ""
+    rest = _HEDGE.sub("", rest, count=1)  # "Yes, in some cases: Gartner says …"
     if len(rest.split()) < 4:
         return segments
     return [first.with_text(rest), *segments[1:]]

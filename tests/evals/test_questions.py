@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from advisor import QUESTION_TYPES, Answer
-from evals.questions import SPLITS, lead_ok, load_split
+from evals.questions import SPLITS, lead_ok, load_split, stance_of
 
 ARTICLES = {
     "accountability-users",
@@ -46,3 +46,16 @@ def test_lead_ok_reads_only_the_first_cited_sentence() -> None:
     assert not lead_ok(_answer(text), ["big bang"])
     assert lead_ok(_answer("- Over 55% of projects fail. [1]"), ["55 percent"])
     assert not lead_ok(Answer(answer="x", answered=False, conversation_id="c"), ["x"])
+
+
+@pytest.mark.parametrize(
+    ("text", "stance"),
+    [
+        ("In short:\n- Mostly no: the vendor is rarely the cause. [1]", "no"),
+        ("In short:\n- Yes, provided the CIO acts as CRMO. [1]\n- No big bang. [2]", "yes"),
+        ("In short:\n- Nobody owns the data today. [1]", ""),
+        ("In short:\n- provided the CIO acts as CRMO. [1]", ""),
+    ],
+)
+def test_stance_of_reads_the_verdict_the_first_sentence_opens_with(text: str, stance: str) -> None:
+    assert stance_of(_answer(text)) == stance

@@ -176,9 +176,21 @@ def test_a_verdict_lead_is_recognised_hedged_or_not(lead: str, verdict: bool) ->
 
 
 def test_the_same_yes_no_question_keeps_its_verdict(advisor: Advisor) -> None:
-    answer = advisor.ask("Should we blame our CRM vendor for the flop?")
+    answer = advisor.ask("Is the vendor to blame for our failing CRM?")
     assert answer.question_type == "yes_no"
     assert re.match(r"(?i)\W*((mostly|largely) )?no\b", cited_sentences(answer.answer)[0][0])
+
+
+def test_a_neighbouring_yes_no_question_gets_the_reason_without_the_verdict(
+    advisor: Advisor,
+) -> None:
+    # Close to "Can our CIO lead the CRM programme?" (whose entry opens "Yes, provided…"),
+    # but asking the opposite: the entry's verdict would answer it wrongly.
+    answer = advisor.ask("Can the CIO step back from CRM now that it is a business strategy?")
+    assert answer.answered and answer.question_type == "yes_no"
+    first = cited_sentences(answer.answer)[0][0]
+    assert not STANCE.match(first), first
+    assert "CIO" in first, first
 
 
 def test_no_sentence_is_quoted_twice_in_one_answer(advisor: Advisor) -> None:
