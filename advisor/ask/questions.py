@@ -50,9 +50,17 @@ def condense(question: str, history: list[Turn]) -> str:
 
     The earlier question is named after the follow-up ("Who usually gets that job?
     (following on from: What is a CRMO?)"), so the manager can read what was searched and
-    retrieval sees both. Only turns that asked a real question count as the earlier one.
+    retrieval sees both. Only turns that asked a real question and got an answer count as
+    the earlier one.
     """
-    asked = [t for t in history if getattr(t.answer, "intent", "question") == "question"]
+    # A refused question found nothing to follow on from: the earlier one is the last
+    # question that was answered.
+    asked = [
+        t
+        for t in history
+        if getattr(t.answer, "intent", "question") == "question"
+        and getattr(t.answer, "answered", True)
+    ]
     if not asked or not is_follow_up(question):
         return question
     previous = _root(asked[-1])

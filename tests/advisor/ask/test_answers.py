@@ -150,6 +150,17 @@ def test_condense_rules() -> None:
         )
     ]
     assert condense("how do we fix it?", again) == "how do we fix it?"
+    # A refused question in between is not what a follow-up follows on from.
+    refused = Turn(
+        turn=2,
+        question="How long will the vendor's migration tool take?",
+        standalone_question="How long will the vendor's migration tool take?",
+        answer=Answer(answer="", answered=False, conversation_id="c"),
+        created=0,
+    )
+    assert condense("Who usually gets that job?", [*history, refused]) == (
+        "Who usually gets that job? (following on from: What is a CRMO?)"
+    )
 
 
 @pytest.mark.parametrize(
