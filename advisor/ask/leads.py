@@ -146,16 +146,6 @@ def offered(entry_text: str, question: str) -> bool:
     return bool(set(content_terms(chosen.group(1))) & (options[0] | options[1]))
 
 
-def gives_figure(text: str, question: str) -> bool:
-    """True when a sentence gives the figure a how-many question asks for: a number written
-    in digits or as a share, or a number word counting what the question counts ("four
-    phases"); "on one date" does not answer "how many licences?"."""
-    if re.search(r"(?i)\d|\b(percent|per cent|half|third|quarter|majority)\b", text):
-        return True
-    counted = _counted(question)
-    return _counts(text, counted) if counted else bool(FORMS["how_many"].search(text))
-
-
 def _chosen(segments: list[S], question: str) -> list[S]:
     """``segments``, with a verdict cut from the lead when the question offers two options.
 

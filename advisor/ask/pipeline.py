@@ -22,7 +22,6 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from advisor.ask.answers import citation, extractive_answer, reply_answer, written_answer
 from advisor.ask.compose import Generator
 from advisor.ask.intents import classify
-from advisor.ask.leads import gives_figure
 from advisor.ask.qtypes import QuestionTyper
 from advisor.ask.questions import asking_sentence, asks_for_remedy, condense, is_follow_up
 from advisor.ask.retrieval import HybridSearcher
@@ -36,7 +35,6 @@ from advisor.memory import ConversationStore
 from advisor.tracing import record_turn
 
 _PIECE = re.compile(r"[^\n]*\n|[^\n]+")  # the answer's lines, newlines kept
-NO_FIGURE = "the figure you asked for"  # what a how-many answer lacks when it leads with none
 
 
 class Parts(Protocol):
@@ -164,11 +162,6 @@ class AskPipeline:
             state.composition = self.parts.generator.compose(
                 state.query, state.retrieval, state.question_type
             )
-            first = next((segs[0].text for _, segs in state.composition.sections if segs), "")
-            asked_figure = state.question_type == "how_many"
-            if asked_figure and first and not gives_figure(first, state.question):
-                # Asked for a number and given none: say so, then what the sources do hold.
-                state.uncovered = [*state.uncovered, NO_FIGURE]
         state.took("compose", t)
         return state
 

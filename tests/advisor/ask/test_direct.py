@@ -7,7 +7,7 @@ import re
 import pytest
 
 from advisor.ask.grounding import cited_sentences
-from advisor.ask.leads import STANCE, _counted, _counts, gives_figure, offered
+from advisor.ask.leads import STANCE, _counted, _counts, offered
 from advisor.ask.questions import choice_options
 from advisor.contract import ADVICE_HEADING, DIRECT_HEADING, EVIDENCE_HEADING, REFUSAL
 from advisor.facade import Advisor
@@ -324,25 +324,3 @@ def test_an_entry_that_chose_another_option_does_not_lead_a_choice(
     entry: str, question: str, leads: bool
 ) -> None:
     assert offered(entry, question) is leads
-
-
-@pytest.mark.parametrize(
-    ("text", "question", "gives"),
-    [
-        ("Gartner's CRM game plan has four phases.", "How many phases does the plan have?", True),
-        ("Analysts forecast that 55 percent would fail.", "How many CRM projects fail?", True),
-        ("Switch everyone over on one date.", "How many licences should we buy?", False),
-        ("A pilot should run in one team first.", "How many licences should we buy?", False),
-    ],
-)
-def test_a_figure_is_one_that_counts_what_was_asked(text: str, question: str, gives: bool) -> None:
-    assert gives_figure(text, question) is gives
-
-
-def test_a_how_many_answer_with_no_figure_says_the_sources_give_none(advisor: Advisor) -> None:
-    answer = advisor.ask("How many licences should we buy for a pilot?")
-    assert answer.answered and answer.question_type == "how_many"
-    assert answer.uncovered == ["the figure you asked for"], answer.uncovered
-    assert answer.answer.startswith("My sources do not cover the figure you asked for")
-    counted = advisor.ask("How many phases are in Gartner's CRM game plan?")
-    assert counted.uncovered == [], counted.answer
