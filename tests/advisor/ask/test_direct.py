@@ -193,6 +193,14 @@ def test_a_neighbouring_yes_no_question_gets_the_reason_without_the_verdict(
     assert "CIO" in first, first
 
 
+def test_a_much_closer_entry_leads_though_written_for_another_form(advisor: Advisor) -> None:
+    # "Should we clean our data before migrating?" is yes/no; the entry written for "before
+    # or after?" matches it far more closely than a yes/no entry on data quality in general.
+    answer = advisor.ask("Should we clean our data before migrating to the new CRM?")
+    first = cited_sentences(answer.answer)[0][0]
+    assert "before" in first and "loaded" in first, first
+
+
 def test_no_sentence_is_quoted_twice_in_one_answer(advisor: Advisor) -> None:
     for question in (
         "Is the vendor to blame for our failing CRM?",
