@@ -25,11 +25,15 @@ class Entries:
         self.passages = passages
         self.questions: list[str] = []
         self.owner: list[int] = []  # passage index of each phrasing's answer entry
+        self.opposite: set[str] = set()  # phrasings asked the other way round (``opposite``)
         for idx, p in enumerate(passages):
             if p.meta.get("kind") == "answer":
+                turned = [q.strip() for q in str(p.meta.get("opposite", "")).split("\n")]
+                self.opposite.update(q for q in turned if q)
                 for q in [
                     str(p.meta.get("title", "")),
                     *str(p.meta.get("questions", "")).split("\n"),
+                    *turned,
                 ]:
                     if q.strip():
                         self.questions.append(q.strip())
@@ -50,16 +54,21 @@ class Entries:
                 self._matrix = np.zeros((0, 1), dtype=np.float32)
         return self._matrix
 
-    def similarity(self, vector: np.ndarray) -> dict[int, tuple[float, str]]:
-        """Per answer passage: the best phrasing's cosine to the query vector, and the phrasing."""
+    def similarity(self, vector: np.ndarray) -> dict[int, tuple[float, str, float | None]]:
+        """Per answer passage: the best phrasing's cosine to the query vector, the phrasing,
+        and the best ``opposite`` phrasing's cosine (None when the entry lists none)."""
         if not self.questions:
             return {}
         sims = self.matrix @ vector
-        best: dict[int, tuple[float, str]] = {}
+        best: dict[int, tuple[float, str, float | None]] = {}
+        turned: dict[int, float] = {}
         for row, idx in enumerate(self.owner):
-            if idx not in best or sims[row] > best[idx][0]:
-                best[idx] = (float(sims[row]), self.questions[row])
-        return best
+            sim = float(sims[row])
+            if self.questions[row] in self.opposite:
+                turned[idx] = max(turned.get(idx, -1.0), sim)
+            if idx not in best or sim > best[idx][0]:
+                best[idx] = (sim, self.questions[row], None)
+        return {idx: (sim, q, turned.get(idx)) for idx, (sim, q, _) in best.items()}
 
     def evidence(self, idx: int) -> list[tuple[int, str]]:
         """(article passage index, quoted sentence) for each evidence line of an answer entry."""

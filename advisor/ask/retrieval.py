@@ -53,6 +53,7 @@ class Hit:
     lexical_rank: int | None = None
     question_similarity: float | None = None  # an answer entry: its best phrasing's cosine
     phrasing: str = ""  # ... and that phrasing
+    opposite_similarity: float | None = None  # ... and its best ``opposite`` phrasing's
     fetched: bool = False  # brought in as the evidence of an answer entry, not searched
 
 
@@ -190,7 +191,7 @@ class HybridSearcher:
         sims = Similarities(self.snapshot.embeddings, vector)
         for rank, idx in enumerate(self._cited(fused, sims)):
             fused[idx] = fused.get(idx, 0.0) + SOURCE_WEIGHT / (s.rrf_k + rank + 1)
-        for idx, (sim, _) in asked.items():
+        for idx, (sim, *_) in asked.items():
             sims[idx] = max(float(sims[idx]), sim)
         dense_rank = {idx: r for r, (idx, _) in enumerate(dense)}
         lex_rank = {idx: r for r, (idx, _) in enumerate(lexical)}
@@ -204,6 +205,7 @@ class HybridSearcher:
                 lex_rank.get(i),
                 asked[i][0] if i in asked else None,
                 asked[i][1] if i in asked else "",
+                opposite_similarity=asked[i][2] if i in asked else None,
             )
             for i in chosen
         ]

@@ -3,7 +3,9 @@
 Three kinds of file: ``articles/`` (the seed articles, word for word), ``notes/`` (advice in
 our own words, one per failure pattern or per topic) and ``answers/`` (short direct answers
 in our own words, each with the ``questions`` it answers in several phrasings and the
-``evidence``: sentences quoted verbatim from its ``sources`` articles).
+``evidence``: sentences quoted verbatim from its ``sources`` articles). A yes/no entry may
+also list ``opposite`` questions: on its topic, but asked the other way round, so that its
+text answers them and its verdict does not).
 """
 
 from __future__ import annotations
@@ -269,6 +271,11 @@ def _check_meta(meta: Any) -> str:
                 or not all(isinstance(q, str) and q.strip() for q in items)
             ):
                 return f"answer {key} must be a non-empty list of strings"
+        opposite = meta.get("opposite", [])
+        if not isinstance(opposite, list) or not all(
+            isinstance(q, str) and q.strip() for q in opposite
+        ):
+            return "answer opposite must be a list of strings"
     return ""
 
 
@@ -352,6 +359,8 @@ def split_document(doc: SourceDoc, chunk_size: int = 600) -> list[Passage]:
         # Joined by a character no question contains; chroma metadata must be scalars.
         meta["questions"] = "\n".join(str(q).strip() for q in doc.meta["questions"])
         meta["evidence"] = "\n".join(squash(str(q)) for q in doc.meta["evidence"])
+        if doc.meta.get("opposite"):
+            meta["opposite"] = "\n".join(str(q).strip() for q in doc.meta["opposite"])
     groups: list[tuple[str, list[str]]] = []
     for section, text in doc.paragraphs:
         if groups and groups[-1][0] == section:

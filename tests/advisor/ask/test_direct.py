@@ -201,6 +201,24 @@ def test_a_much_closer_entry_leads_though_written_for_another_form(advisor: Advi
     assert "before" in first and "loaded" in first, first
 
 
+def test_a_paraphrase_asked_the_same_way_round_keeps_its_verdict(advisor: Advisor) -> None:
+    # 0.88 from "Can vendors help us shape our CRM strategy?", whose entry lists the
+    # questions asked the other way round; none of those is nearer.
+    answer = advisor.ask(
+        "Is it alright to get our CRM vendor involved while we shape the strategy?"
+    )
+    assert re.match(r"(?i)yes\b", cited_sentences(answer.answer)[0][0])
+
+
+def test_a_question_nearest_an_opposite_phrasing_gets_no_verdict(advisor: Advisor) -> None:
+    # The failure-statistics entry answers "should they put us off?" with "No"; asked
+    # "is it worth it?", that "No" would answer the opposite.
+    answer = advisor.ask("With failure rates like these, is a CRM still worth it for us?")
+    assert answer.answered
+    first = cited_sentences(answer.answer)[0][0]
+    assert not STANCE.match(first), first
+
+
 def test_no_sentence_is_quoted_twice_in_one_answer(advisor: Advisor) -> None:
     for question in (
         "Is the vendor to blame for our failing CRM?",

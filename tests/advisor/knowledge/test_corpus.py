@@ -62,6 +62,8 @@ def test_every_answer_entry_quotes_its_evidence_word_for_word(docs) -> None:  # 
     bodies = {d.id: " ".join(d.body.split()) for d in docs.values() if d.kind == "article"}
     for entry in answers:
         assert len(entry.meta["questions"]) >= 3, entry.id
+        # A question asked the other way round is listed as ``opposite``, never as its own.
+        assert not set(entry.meta["questions"]) & set(entry.meta.get("opposite", [])), entry.id
         for quote in entry.meta["evidence"]:
             assert any(" ".join(quote.split()) in bodies[s] for s in entry.meta["sources"]), quote
 
@@ -143,6 +145,11 @@ def test_strip_rule_keeps_the_rest_of_a_paragraph() -> None:
         ("---\nid: x\ntitle: T\nkind: memo\n---\nbody\n", "kind must be"),
         ("---\nid: x\ntitle: T\nkind: note\npattern: nope\nsources: []\n---\nbody\n", "pattern"),
         ("---\nid: x\ntitle: T\nkind: article\n---\n\n×\n", "empty"),
+        (
+            "---\nid: x\ntitle: T?\nkind: answer\ntopic: training\nsources: []\n"
+            "questions: [q?]\nevidence: [e]\nopposite: not a list\n---\nNo: body.\n",
+            "answer opposite must be a list",
+        ),
     ],
 )
 def test_bad_files_are_named_with_a_reason(tmp_path: Path, content: str, reason: str) -> None:
