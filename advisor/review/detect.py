@@ -56,6 +56,12 @@ SURE = 0.8  # a red flag this sure keeps its pattern's full severity
 # wider rollout"): the plan's clear statement wins over a doubtful one. Chosen on the
 # development plans: it removed 3 of 17 false red flags there and cost no flaw.
 OUTWEIGHED_BY = 0.9
+# A clause's flaw reading counts from this sure, and is capped just under SURE. Chosen on the
+# development plans, clauses split at semicolons and spaced dashes: every clause reading
+# counted gave recall 0.916 → 0.935 and precision 0.904 → 0.867; from 0.8, 0.935 and 0.900;
+# from 0.8 unless the whole sentence guards against it, 0.929 and 0.905. Splitting at
+# ", but", ", and", ", with" too gave 0.942 and 0.890, with a high finding on a good plan.
+CLAUSE_FLOOR, CLAUSE_CAP = 0.8, SURE - 0.01
 LEANS_TO_GUARD = 0.15  # an unsettled topic read this much as a safeguard is not asked about
 EVIDENCE = 2  # plan sentences quoted per finding or strength
 _FIGURE = re.compile(r"\d")  # a goal with a figure (a target, a baseline or a date)
@@ -132,6 +138,28 @@ def read_pattern(
 def _outweighed(flaw: np.ndarray, guard: np.ndarray, strongest: int) -> bool:
     """True when the surest flaw reading is unsure and a clear safeguard outweighs it."""
     return bool(flaw[strongest] < SURE and guard.max() >= OUTWEIGHED_BY)
+
+
+def with_clauses(read: np.ndarray, owners: list[int]) -> np.ndarray:
+    """The sentences' readings, (n, P, 3), from ``read``: n sentence rows then one row per
+    clause, ``owners`` giving each clause's sentence.
+
+    The softmax lets a sentence show one flaw: "the most customer-centric bank in the region
+    - KPIs to be agreed later" is all broad goal, and its missing measurement is lost. So a
+    clause that surely shows a flaw (``CLAUSE_FLOOR``) raises its sentence's reading of it,
+    unless the whole sentence guards against that pattern. Read without the rest of its
+    sentence, the clause is never taken as sure (``SURE``): its red flag is one step less
+    severe, and a clear safeguard elsewhere in the plan outweighs it.
+    """
+    n = len(read) - len(owners)
+    out = read[:n].copy()
+    for row, owner in enumerate(owners, start=n):
+        flaw = read[row, :, 1]
+        lifts = (flaw >= CLAUSE_FLOOR) & (read[owner, :, 2] < GUARD_FLOOR)
+        out[owner, :, 1] = np.where(
+            lifts, np.maximum(out[owner, :, 1], np.minimum(flaw, CLAUSE_CAP)), out[owner, :, 1]
+        )
+    return out
 
 
 def detect(plan: Plan, labels: np.ndarray, patterns: list[str]) -> list[Reading]:

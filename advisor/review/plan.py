@@ -2,7 +2,8 @@
 
 Every sentence, bullet, table row and ``Label: value`` line becomes one ``PlanSentence``,
 with its nearest short heading as context ("Rollout: all stores on 1 May"), so that the
-classifier reads each one on its own and nothing is cut at the model's token window. A cue
+classifier reads each one on its own and nothing is cut at the model's token window; a line
+that packs several statements also keeps its ``clauses``, read as well. A cue
 is a family of phrasings for one idea (``advisor.review.cues``), kept for the plan-level
 checks.
 """
@@ -32,6 +33,7 @@ class PlanSentence:
     section: str = ""
     cues: frozenset[str] = field(default_factory=frozenset)
     context: str = ""  # the text with its short heading ("Rollout: all stores on 1 May")
+    clauses: tuple[str, ...] = ()  # its clauses, when it packs several (``clauses_of``)
 
     def has(self, *names: str) -> bool:
         """True when the sentence carries any of the named cues."""
@@ -99,10 +101,26 @@ def parse_plan(text: str) -> Plan:
             heading = label.group("k") if label and n else item_section
             # A short heading ("Objectives", "After go-live") says what its sentences are about.
             context = f"{heading}: {part}" if heading and len(heading.split()) <= 5 else part
+            prefix = context[: len(context) - len(part)]
+            clauses = tuple(prefix + c for c in clauses_of(part))
             sentences.append(
-                PlanSentence(len(sentences), part, item_section, cues_of(context), context)
+                PlanSentence(len(sentences), part, item_section, cues_of(context), context, clauses)
             )
     return Plan(text, sentences)
+
+
+# A semicolon or a spaced dash packs two statements into one line ("Vision: the most
+# customer-centric bank in the region - KPIs to be agreed later"). Commas do not: split
+# there, "we looked at copying X, but built our own" loses the "but".
+_PACKED = re.compile(r"\s*(?:;|\s[-–—]\s)\s*")
+
+
+def clauses_of(text: str) -> list[str]:
+    """The clauses of a sentence that packs several, each of at least three words; [] when
+    it holds one."""
+    parts = [p.strip(" ,;") for p in _PACKED.split(text)]
+    parts = [p for p in parts if len(p.split()) >= 3]
+    return parts if len(parts) > 1 else []
 
 
 _WRAPS = re.compile(r"(?i)(,|-|\b(and|or|but|the|a|an|of|to|in|on|by|for|with|from|at|as))$")

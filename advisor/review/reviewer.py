@@ -22,7 +22,7 @@ from advisor.knowledge.snapshot import IndexedPassage, IndexSnapshot
 from advisor.patterns import REGISTRY
 from advisor.quoting import display, passage_units
 from advisor.review.classifier import SentenceClassifier
-from advisor.review.detect import Reading, detect
+from advisor.review.detect import Reading, detect, with_clauses
 from advisor.review.goals import rewrite_goal
 from advisor.review.plan import Plan, parse_plan
 from advisor.review.render import render_review, summarise
@@ -131,7 +131,10 @@ class PlanReviewer:
     # -- the review --------------------------------------------------------------------
     def readings(self, plan: Plan) -> tuple[list[Reading], np.ndarray]:
         """Every pattern's reading of the plan, and the plan sentences' vectors (n, 384)."""
-        read, vectors = self.classifier.read([s.context or s.text for s in plan.sentences])
+        texts = [s.context or s.text for s in plan.sentences]
+        owners = [s.index for s in plan.sentences for _ in s.clauses]
+        read, vectors = self.classifier.read(texts + [c for s in plan.sentences for c in s.clauses])
+        read, vectors = with_clauses(read, owners), vectors[: len(texts)]
         order = [self.classifier.patterns.index(p) for p in self.patterns]
         return detect(plan, read[:, order, :], self.patterns), vectors
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.review.detect import LEANS_TO_FLAW, OUTWEIGHED_BY, SURE, read_pattern
+from advisor.review.detect import (
+    CLAUSE_FLOOR,
+    LEANS_TO_FLAW,
+    OUTWEIGHED_BY,
+    SURE,
+    read_pattern,
+    with_clauses,
+)
 from advisor.review.plan import parse_plan
 
 PLAN = parse_plan(
@@ -43,3 +50,27 @@ def test_a_partial_safeguard_is_not_a_strength_when_another_sentence_leans_to_th
     clean = read_pattern(PLAN, "poor_data_quality", _probs(LEANS_TO_FLAW - 0.05, 0.86))
     assert clean.basis == "addressed"
     assert clean.evidence == [1]
+
+
+def _row(flaw: float, guard: float) -> list[list[float]]:
+    return [[1.0 - flaw - guard, flaw, guard]]  # one pattern
+
+
+@pytest.mark.parametrize(
+    ("sentence", "clause", "expected"),
+    [
+        ((0.1, 0.0), (0.95, 0.0), SURE - 0.01),  # lifted, but never taken as sure
+        ((0.1, 0.0), (CLAUSE_FLOOR - 0.05, 0.0), 0.1),  # an unsure clause adds nothing
+        ((0.1, 0.8), (0.95, 0.0), 0.1),  # the whole sentence is a safeguard: it stands
+        ((0.9, 0.0), (0.95, 0.0), 0.9),  # a surer sentence reading is kept
+    ],
+    ids=["sure-clause", "unsure-clause", "sentence-guards", "sentence-surer"],
+)
+def test_a_clause_lifts_its_sentence_flaw_reading(
+    sentence: tuple[float, float], clause: tuple[float, float], expected: float
+) -> None:
+    read = np.array([_row(*sentence), _row(*clause)], dtype=np.float32)
+    out = with_clauses(read, owners=[0])
+    assert out.shape == (1, 1, 3)
+    assert out[0, 0, 1] == pytest.approx(expected)
+    assert out[0, 0, 2] == pytest.approx(sentence[1])

@@ -6,7 +6,7 @@ import pytest
 
 from advisor.errors import EmptyPlanError, InvalidInputError, PlanTooLongError, PlanTooShortError
 from advisor.inputs import MAX_PLAN_CHARS, clean_plan
-from advisor.review.plan import cues_of, parse_plan
+from advisor.review.plan import clauses_of, cues_of, parse_plan
 
 PLAN = "Our goal is to cut churn among members from 30% to 25% by June 2027. " * 2
 
@@ -127,3 +127,22 @@ def test_a_chat_thread_without_punctuation_is_one_item_per_line() -> None:
 def test_a_one_word_plan_is_told_in_the_singular() -> None:
     with pytest.raises(PlanTooShortError, match=r"the plan has 1 word; paste at least 12 words"):
         clean_plan("TBD")
+
+
+@pytest.mark.parametrize(
+    ("text", "clauses"),
+    [
+        ("Vision: the best bank in town - KPIs to be agreed later.", 2),
+        ("Pilot in Leeds; the other offices follow in May.", 2),
+        ("We looked at copying a rival, but built our own.", 0),  # a comma keeps its "but"
+        ("Go-live - TBC.", 0),  # a clause of fewer than three words is no statement
+        ("A well-run, year-long pilot in Leeds.", 0),  # an unspaced hyphen joins a word
+    ],
+)
+def test_a_line_packing_several_statements_is_split_into_its_clauses(
+    text: str, clauses: int
+) -> None:
+    assert len(clauses_of(text)) == clauses
+    sentence = parse_plan(f"Rollout\n{text}").sentences[0]
+    assert len(sentence.clauses) == clauses
+    assert all(c.startswith("Rollout: ") for c in sentence.clauses)

@@ -44,6 +44,13 @@ FLAWS = [
         ["poor_data_quality"],
         id="partial-import-of-conflicting-data",
     ),
+    pytest.param(
+        "Goal: make us the best-loved insurer in the country and wow every policyholder - "
+        "success measures to be worked out later.\nOwner: the Head of Claims, with IT "
+        "supporting.",
+        ["no_measurement"],
+        id="two-flaws-packed-into-one-line",
+    ),
 ]
 
 MIRRORS = [
@@ -64,6 +71,13 @@ MIRRORS = [
         "that everyone sees the same customer.",
         "weak_integration",
         id="integrated-from-release-one",
+    ),
+    pytest.param(
+        "We considered copying the CRM set-up of our largest competitor; instead our service "
+        "journeys come from interviews with 40 of our own customers.\nPilot: the Leeds sales "
+        "office uses the CRM for eight weeks before any other office moves.",
+        "strategy_too_generic",
+        id="a-rejected-option-in-one-clause",
     ),
 ]
 
