@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from advisor.ask.leads import VERDICT, without_verdict
 from advisor.knowledge.embeddings import Embedder, VectorCache
 from advisor.text import content_terms, names, numbers, split_sentences
 
@@ -33,7 +34,14 @@ class Support:
 
 
 def negated(text: str) -> bool:
-    """True if the text holds an odd number of negations (a cheap polarity signal)."""
+    """True if the text holds an odd number of negations (a cheap polarity signal).
+
+    An opening verdict ("No: a broad vision is fine…", "Not on its own: …") answers a
+    question; it does not negate what follows, so it is not counted, and the same sentence
+    with its verdict cut keeps its polarity.
+    """
+    if VERDICT.match(text):
+        text = without_verdict(text)
     return len(_NEGATION.findall(text)) % 2 == 1
 
 

@@ -50,6 +50,8 @@ STANCE = re.compile(
     r"alone|necessarily)\b",
     re.I,
 )
+# ... set off by punctuation, as a verdict is ("No: …", "Yes, provided …"), not "No pilot …".
+VERDICT = re.compile(f"(?:{STANCE.pattern})" + r"(?=\s*[:,;—–-])", re.I)
 _TITLES = re.compile(r"\b(CEO|CIO|CFO|COO|CMO|CTO|CRMO|VP|\d[\d,.]*%?)\b")
 
 
@@ -169,9 +171,17 @@ def unverdicted(segments: list[S]) -> list[S]:
     if not segments:
         return segments
     first = segments[0]
-    verdict = STANCE.match(first.text)
-    rest = first.text[verdict.end() :].lstrip(" :,;—–-") if verdict else ""
-    rest = _HEDGE.sub("", rest, count=1)  # "Yes, in some cases: Gartner says …"
-    if len(rest.split()) < 4:
+    rest = without_verdict(first.text)
+    if rest == first.text or len(rest.split()) < 4:
         return segments
     return [first.with_text(rest), *segments[1:]]
+
+
+def without_verdict(text: str) -> str:
+    """``text`` after its opening verdict and the hedge closing it ("Yes, in some cases:
+    Gartner says …" → "Gartner says …"); ``text`` itself when it opens with none."""
+    verdict = STANCE.match(text)
+    if verdict is None:
+        return text
+    rest = text[verdict.end() :].lstrip(" :,;—–-")
+    return _HEDGE.sub("", rest, count=1)

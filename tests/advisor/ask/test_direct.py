@@ -201,13 +201,20 @@ def test_a_much_closer_entry_leads_though_written_for_another_form(advisor: Advi
     assert "before" in first and "loaded" in first, first
 
 
-def test_a_paraphrase_asked_the_same_way_round_keeps_its_verdict(advisor: Advisor) -> None:
-    # 0.88 from "Can vendors help us shape our CRM strategy?", whose entry lists the
-    # questions asked the other way round; none of those is nearer.
-    answer = advisor.ask(
-        "Is it alright to get our CRM vendor involved while we shape the strategy?"
-    )
-    assert re.match(r"(?i)yes\b", cited_sentences(answer.answer)[0][0])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Once the CRM is switched on, is the project over?",  # 0.77 from its entry
+        "Can our people do the CRM project on top of their normal jobs?",  # 0.78
+    ],
+)
+def test_a_paraphrase_asked_the_same_way_round_keeps_its_verdict(
+    advisor: Advisor, question: str
+) -> None:
+    # Below the 0.9 kept for entries without opposite phrasings, and well clear of these
+    # entries' opposite ones, so their "No" answers the question as asked.
+    answer = advisor.ask(question)
+    assert re.match(r"(?i)no\b", cited_sentences(answer.answer)[0][0]), answer.answer
 
 
 def test_a_question_nearest_an_opposite_phrasing_gets_no_verdict(advisor: Advisor) -> None:

@@ -85,3 +85,17 @@ def test_cited_sentences_parse_answers() -> None:
         ("Second claim.", [2, 3]),
         ("No marker here.", []),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "negative"),
+    [
+        ("No: a broad CRM vision is fine, given first steps.", False),
+        ("a broad CRM vision is fine, given first steps.", False),  # the same, verdict cut
+        ("Not on its own: training helps when leaders act.", False),
+        ("No, not necessarily: one firm recovered.", False),
+        ("No pilot is planned.", True),  # "No" opening a statement, not a verdict
+    ],
+)
+def test_an_opening_verdict_is_not_counted_as_a_negation(text: str, negative: bool) -> None:
+    assert negated(text) is negative
