@@ -140,9 +140,10 @@ def _outweighed(flaw: np.ndarray, guard: np.ndarray, strongest: int) -> bool:
     return bool(flaw[strongest] < SURE and guard.max() >= OUTWEIGHED_BY)
 
 
-def with_clauses(read: np.ndarray, owners: list[int]) -> np.ndarray:
+def with_clauses(read: np.ndarray, owners: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """The sentences' readings, (n, P, 3), from ``read``: n sentence rows then one row per
-    clause, ``owners`` giving each clause's sentence.
+    clause, ``owners`` giving each clause's sentence; and, (n, P), the number of the clause
+    (0 for the first) whose reading a sentence's flaw reading now is, or -1.
 
     The softmax lets a sentence show one flaw: "the most customer-centric bank in the region
     - KPIs to be agreed later" is all broad goal, and its missing measurement is lost. So a
@@ -153,13 +154,14 @@ def with_clauses(read: np.ndarray, owners: list[int]) -> np.ndarray:
     """
     n = len(read) - len(owners)
     out = read[:n].copy()
+    source = np.full(out.shape[:2], -1)
     for row, owner in enumerate(owners, start=n):
-        flaw = read[row, :, 1]
-        lifts = (flaw >= CLAUSE_FLOOR) & (read[owner, :, 2] < GUARD_FLOOR)
-        out[owner, :, 1] = np.where(
-            lifts, np.maximum(out[owner, :, 1], np.minimum(flaw, CLAUSE_CAP)), out[owner, :, 1]
-        )
-    return out
+        flaw = np.minimum(read[row, :, 1], CLAUSE_CAP)
+        lifts = (read[row, :, 1] >= CLAUSE_FLOOR) & (read[owner, :, 2] < GUARD_FLOOR)
+        lifts &= flaw > out[owner, :, 1]
+        out[owner, :, 1] = np.where(lifts, flaw, out[owner, :, 1])
+        source[owner] = np.where(lifts, row - n, source[owner])
+    return out, source
 
 
 def detect(plan: Plan, labels: np.ndarray, patterns: list[str]) -> list[Reading]:

@@ -24,7 +24,7 @@ from advisor.quoting import display, passage_units
 from advisor.review.classifier import SentenceClassifier
 from advisor.review.detect import Reading, detect, with_clauses
 from advisor.review.goals import rewrite_goal
-from advisor.review.plan import Plan, parse_plan
+from advisor.review.plan import Plan, PlanSentence, parse_plan
 from advisor.review.render import render_review, summarise
 from advisor.review.scope import check_in_scope
 from advisor.text import content_terms
@@ -129,19 +129,25 @@ class PlanReviewer:
         return texts
 
     # -- the review --------------------------------------------------------------------
-    def readings(self, plan: Plan) -> tuple[list[Reading], np.ndarray]:
-        """Every pattern's reading of the plan, and the plan sentences' vectors (n, 384)."""
+    def readings(self, plan: Plan) -> tuple[list[Reading], np.ndarray, dict[tuple[int, str], str]]:
+        """Every pattern's reading of the plan, the plan sentences' vectors (n, 384), and the
+        clause to quote for a (sentence, pattern) whose red flag one clause raised."""
         texts = [s.context or s.text for s in plan.sentences]
-        owners = [s.index for s in plan.sentences for _ in s.clauses]
-        read, vectors = self.classifier.read(texts + [c for s in plan.sentences for c in s.clauses])
-        read, vectors = with_clauses(read, owners), vectors[: len(texts)]
+        clauses = [(s, c) for s in plan.sentences for c in s.clauses]
+        read, vectors = self.classifier.read(texts + [c for _, c in clauses])
+        read, source = with_clauses(read, [s.index for s, _ in clauses])
         order = [self.classifier.patterns.index(p) for p in self.patterns]
-        return detect(plan, read[:, order, :], self.patterns), vectors
+        quotes = {
+            (int(i), self.patterns[j]): _own_words(*clauses[int(source[i, k])])
+            for j, k in enumerate(order)
+            for i in np.flatnonzero(source[:, k] >= 0)
+        }
+        return detect(plan, read[:, order, :], self.patterns), vectors[: len(texts)], quotes
 
     def review(self, text: str, conversation_id: str) -> Review:
         """Review a cleaned plan text; the caller stores it."""
         plan = parse_plan(text)
-        readings, vectors = self.readings(plan)
+        readings, vectors, quotes = self.readings(plan)
         check_in_scope(text, vectors, self.snapshot.embeddings)
         strengths = [
             Strength(pattern=r.pattern, title=REGISTRY[r.pattern].strength,
@@ -149,7 +155,7 @@ class PlanReviewer:
             for r in readings if r.basis == "addressed"
         ]  # fmt: skip
         cited: dict[str, Citation] = {}
-        findings = [self._finding(plan, r, vectors, cited) for r in red_flags(readings)]
+        findings = [self._finding(plan, r, vectors, cited, quotes) for r in red_flags(readings)]
         findings += [self._finding(plan, r, vectors, cited) for r in open_questions(readings)]
         silent = sum(1 for r in readings if r.basis == "not_addressed")
         readiness = max(
@@ -189,9 +195,15 @@ class PlanReviewer:
         return rewrite_goal(plan, goals[0]) if goals else None
 
     def _finding(
-        self, plan: Plan, r: Reading, vectors: np.ndarray, cited: dict[str, Citation]
+        self,
+        plan: Plan,
+        r: Reading,
+        vectors: np.ndarray,
+        cited: dict[str, Citation],
+        quotes: dict[tuple[int, str], str] | None = None,
     ) -> Finding:
-        """A red flag or open question with its why and fix, cited from the corpus."""
+        """A red flag or open question with its why and fix, cited from the corpus; a red
+        flag one clause raised quotes that clause (``quotes``), not its whole line."""
         spec = REGISTRY[r.pattern]
         query = self._query(r.pattern, vectors[r.evidence] if r.evidence else None)
         shown = r.basis == "shown"
@@ -200,7 +212,11 @@ class PlanReviewer:
             title=spec.title,
             severity=r.severity or "low",
             basis="shown" if shown else "not_addressed",
-            evidence=[plan.sentences[i].text for i in r.evidence] if shown else [NOT_ADDRESSED],
+            evidence=[
+                (quotes or {}).get((i, r.pattern), plan.sentences[i].text) for i in r.evidence
+            ]
+            if shown
+            else [NOT_ADDRESSED],
             why=self._cite(self._why(r.pattern, query), cited),
             fix=self._cite(self._fix(r.pattern, query), cited),
             signals=r.reasons if shown else [f"the plan does not say: {spec.description}"],
@@ -294,6 +310,12 @@ class PlanReviewer:
         # "why is that a problem?" names nothing of its own: it is about the first red flag.
         bare = len(asked) <= 1
         return first if leans and j >= 0 and (sims[j] >= FOCUS_FLOOR or bare) else None
+
+
+def _own_words(sentence: PlanSentence, clause: str) -> str:
+    """A clause as the plan wrote it: without the heading it was read with."""
+    heading = len(sentence.context or sentence.text) - len(sentence.text)
+    return clause[heading:]
 
 
 def red_flags(readings: list[Reading]) -> list[Reading]:

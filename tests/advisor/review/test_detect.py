@@ -70,7 +70,8 @@ def test_a_clause_lifts_its_sentence_flaw_reading(
     sentence: tuple[float, float], clause: tuple[float, float], expected: float
 ) -> None:
     read = np.array([_row(*sentence), _row(*clause)], dtype=np.float32)
-    out = with_clauses(read, owners=[0])
-    assert out.shape == (1, 1, 3)
+    out, source = with_clauses(read, owners=[0])
+    assert out.shape == (1, 1, 3) and source.shape == (1, 1)
     assert out[0, 0, 1] == pytest.approx(expected)
+    assert source[0, 0] == (0 if expected != sentence[0] else -1)  # the clause it came from
     assert out[0, 0, 2] == pytest.approx(sentence[1])

@@ -233,3 +233,14 @@ def test_a_dated_target_counts_as_a_specific_goal_as_well_as_a_measure(advisor: 
         "owns the project and we pilot with one team for ten weeks before any other team moves.",
     )
     assert "goals_too_broad" not in {s.pattern for s in vague.strengths}, vague.text
+
+
+def test_a_red_flag_raised_by_one_clause_quotes_that_clause(advisor: Advisor) -> None:
+    # A long line of many statements: the red flag quotes the statement, not the line.
+    filler = "; ".join(f"the {w} office keeps its own customer visit notes" for w in "ABCDEFGH")
+    line = f"Goal: be the favourite bank of every customer - success measures later; {filler}."
+    review = _review(advisor, f"{line}\nOwner: the Head of Retail, with IT supporting.")
+    flagged = {f.pattern: f for f in review.red_flags}
+    assert "no_measurement" in flagged, review.text
+    quoted = flagged["no_measurement"].evidence[0]
+    assert quoted in line and len(quoted) < len(line) / 3, quoted
