@@ -56,7 +56,13 @@ class Entries:
 
     def similarity(self, vector: np.ndarray) -> dict[int, tuple[float, str, float | None]]:
         """Per answer passage: the best phrasing's cosine to the query vector, the phrasing,
-        and the best ``opposite`` phrasing's cosine (None when the entry lists none)."""
+        and the best ``opposite`` phrasing's cosine (None when the entry lists none).
+
+        Opposite phrasings only tell the question's polarity; they never bring an entry in.
+        Many are claims the entry rebuts ("Could a lack of clear goals on our side explain
+        why the CRM isn't delivering?", under "Is the vendor to blame?"), and as retrieval
+        keys they drew such entries into the lead of questions they do not answer.
+        """
         if not self.questions:
             return {}
         sims = self.matrix @ vector
@@ -66,6 +72,7 @@ class Entries:
             sim = float(sims[row])
             if self.questions[row] in self.opposite:
                 turned[idx] = max(turned.get(idx, -1.0), sim)
+                continue
             if idx not in best or sim > best[idx][0]:
                 best[idx] = (sim, self.questions[row], None)
         return {idx: (sim, q, turned.get(idx)) for idx, (sim, q, _) in best.items()}
