@@ -75,3 +75,20 @@ def test_a_clause_lifts_its_sentence_flaw_reading(
     assert out[0, 0, 1] == pytest.approx(expected)
     assert source[0, 0] == (0 if expected != sentence[0] else -1)  # the clause it came from
     assert out[0, 0, 2] == pytest.approx(sentence[1])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "clause", "expected"),
+    [
+        ((0.05, 0.1), (0.0, 0.9), 0.9),  # "…; pilot in one region first; …" guards
+        ((0.3, 0.1), (0.0, 0.9), 0.1),  # a line leaning to the flaw is no safeguard
+        ((0.05, 0.1), (0.0, 0.3), 0.1),  # an unsure clause adds nothing
+    ],
+    ids=["sure-clause", "sentence-leans-to-flaw", "unsure-clause"],
+)
+def test_a_clause_lifts_its_sentence_guard_reading(
+    sentence: tuple[float, float], clause: tuple[float, float], expected: float
+) -> None:
+    read = np.array([_row(*sentence), _row(*clause)], dtype=np.float32)
+    out, _ = with_clauses(read, owners=[0])
+    assert out[0, 0, 2] == pytest.approx(expected)

@@ -244,3 +244,16 @@ def test_a_red_flag_raised_by_one_clause_quotes_that_clause(advisor: Advisor) ->
     assert "no_measurement" in flagged, review.text
     quoted = flagged["no_measurement"].evidence[0]
     assert quoted in line and len(quoted) < len(line) / 3, quoted
+
+
+def test_a_sound_plan_packed_into_one_message_gets_its_strengths(advisor: Advisor) -> None:
+    plan = (
+        "CRM plan for the service desk: cut ticket resolution from 3 days to 1 by March; "
+        "the Head of Service owns it, IT supports; pilot with the Leeds team first; two "
+        "agents backfilled full time for six months; a small team keeps improving it "
+        "after launch."
+    )
+    review = _review(advisor, plan)
+    strong = {s.pattern for s in review.strengths}
+    assert {"big_bang_rollout", "no_resources", "it_only_ownership"} <= strong, review.text
+    assert not review.red_flags, review.text
