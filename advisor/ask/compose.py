@@ -212,10 +212,10 @@ def _verdict_holds(hit: Hit) -> bool:
 # adding yes/no, choice or definition left it at 0.621.
 OWN_FORM_ONLY = ("who", "how_many")
 # An entry written for the question's form comes first only among entries whose best
-# phrasing is within this of the closest entry's: a
-# yes/no entry on data quality in general (0.77) must not lead "should we clean our data
-# before migrating?" over the entry written for "before or after?" (0.91). Chosen on the dev
-# questions: margins 0.05, 0.1, 0.15 and none gave lead accuracy 0.703, 0.725, 0.714, 0.714.
+# phrasing is within this of the closest entry's: a yes/no entry on data quality in general
+# (0.77) must not lead "should we clean our data before migrating?" over the entry written
+# for "before or after?" (0.91). Chosen on the dev questions: margins 0.05, 0.1, 0.15 and
+# none gave lead accuracy 0.703, 0.725, 0.714, 0.714.
 FORM_MARGIN = 0.1
 
 
@@ -226,10 +226,11 @@ def _direct_hit(
     least ``floor`` close to the question, the one the fusion ranks highest (its phrasings,
     its text and its words all agreeing), rather than the single closest phrasing.
 
-    An entry written for the same form of question comes first when its phrasing is nearly as
-    close as the closest entry's (``FORM_MARGIN``), and only such an entry
-    leads a who or how-many question (``OWN_FORM_ONLY``); an entry that opens with a stance
-    ("Yes, …", "No: …") leads only a yes/no or choice question.
+    An entry written for the same form of question comes first when its phrasing is nearly
+    as close as the closest entry's (``FORM_MARGIN``), and only such an entry leads a who or
+    how-many question (``OWN_FORM_ONLY``); an entry that opens with a stance ("Yes, …",
+    "No: …") leads only a yes/no or choice question. The verdict itself stays only when it
+    answers the question as asked (``_verdict_holds``).
     """
     close = [
         idx

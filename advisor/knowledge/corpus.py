@@ -5,7 +5,7 @@ our own words, one per failure pattern or per topic) and ``answers/`` (short dir
 in our own words, each with the ``questions`` it answers in several phrasings and the
 ``evidence``: sentences quoted verbatim from its ``sources`` articles). A yes/no entry may
 also list ``opposite`` questions: on its topic, but asked the other way round, so that its
-text answers them and its verdict does not).
+text answers them and its verdict does not.
 """
 
 from __future__ import annotations
