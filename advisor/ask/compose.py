@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from advisor.ask.entries import verbatim_span
-from advisor.ask.leads import FORMS, STANCE, formed, offered, unverdicted
+from advisor.ask.leads import FORMS, STANCE, formed, offered, unverdicted, verdict_holds
 from advisor.ask.qtypes import QuestionTyper
 from advisor.ask.retrieval import Hit, Retrieval
 from advisor.config import Settings
@@ -149,7 +149,8 @@ class ExtractiveComposer:
                 if hit == lead and not pair
             ]
             own = formed(own, scored, qtype, question)
-            if not _verdict_holds(retrieval.hits[lead]):
+            hit = retrieval.hits[lead]
+            if not verdict_holds(hit.question_similarity or 0.0, hit.opposite_similarity):
                 own = unverdicted(own)
             return _direct(own, lead, scored, vectors, retrieval, s.max_answer_sentences)
         chosen = _backed(
@@ -181,30 +182,6 @@ class ExtractiveComposer:
 EVIDENCE_MAX, EVIDENCE_FLOOR = 4, 0.75
 
 
-# An entry's verdict ("No: …") answers its own question. A question matching one of its
-# phrasings less closely than this, when the entry lists no ``opposite`` ones, may ask the
-# opposite ("should we even bother?" against "should failure statistics deter us?"), so
-# the verdict is cut and the reason stays.
-VERDICT_MIN = 0.9
-# An entry that lists its ``opposite`` questions (asked the other way round) can tell the two
-# apart: its verdict leads from this close, when its own phrasings beat the opposite ones by
-# at least the margin (the sentence model barely sees polarity, so a near tie is no sign).
-# Chosen on the 22 dev yes/no questions with a labelled stance (right / wrong verdicts;
-# 0 / 0 with 0.9 alone): floors 0.6 to 0.7 gave 6 / 0 at margin 0.05, 0.75 gave 5 / 0; at
-# 0.7, margins 0.03, 0.05, 0.08, 0.1 gave 6 / 1, 6 / 0, 5 / 0, 4 / 0. 0.08 because "can the
-# CIO step back from CRM?" beats the opposite phrasings of "Can our CIO lead CRM?" by 0.065.
-CHECKED_VERDICT_MIN = 0.7
-POLARITY_MARGIN = 0.08
-
-
-def _verdict_holds(hit: Hit) -> bool:
-    """True when an answer entry's verdict answers the question that matched it."""
-    own = hit.question_similarity or 0.0
-    if hit.opposite_similarity is None:
-        return own >= VERDICT_MIN
-    return own >= CHECKED_VERDICT_MIN and own - hit.opposite_similarity >= POLARITY_MARGIN
-
-
 # A role or a figure is a specific answer: an entry written for another form of question
 # on the same topic (why IT takes the blame, for "who is accountable?") rarely holds it, so
 # these are led by an entry only when it was written for that form. Chosen on the dev
@@ -230,7 +207,7 @@ def _direct_hit(
     as close as the closest entry's (``FORM_MARGIN``), and only such an entry leads a who or
     how-many question (``OWN_FORM_ONLY``); an entry that opens with a stance ("Yes, …",
     "No: …") leads only a yes/no or choice question. The verdict itself stays only when it
-    answers the question as asked (``_verdict_holds``).
+    answers the question as asked (``leads.verdict_holds``).
     """
     close = [
         idx

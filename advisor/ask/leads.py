@@ -185,3 +185,28 @@ def without_verdict(text: str) -> str:
         return text
     rest = text[verdict.end() :].lstrip(" :,;—–-")
     return _HEDGE.sub("", rest, count=1)
+
+
+# An entry's verdict ("No: …") answers its own question. A question matching one of its
+# phrasings less closely than this, when the entry lists no ``opposite`` ones, may ask the
+# opposite ("should we even bother?" against "should failure statistics deter us?"), so
+# the verdict is cut and the reason stays.
+VERDICT_MIN = 0.9
+# An entry that lists its ``opposite`` questions (asked the other way round) can tell the two
+# apart: its verdict leads from this close, when its own phrasings beat the opposite ones by
+# at least the margin (the sentence model barely sees polarity, so a near tie is no sign).
+# Chosen on the 22 dev yes/no questions with a labelled stance (right / wrong verdicts;
+# 0 / 0 with 0.9 alone): floors 0.6 to 0.7 gave 6 / 0 at margin 0.05, 0.75 gave 5 / 0; at
+# 0.7, margins 0.03, 0.05, 0.08, 0.1 gave 6 / 1, 6 / 0, 5 / 0, 4 / 0. 0.08 because "can the
+# CIO step back from CRM?" beats the opposite phrasings of "Can our CIO lead CRM?" by 0.065.
+CHECKED_VERDICT_MIN = 0.7
+POLARITY_MARGIN = 0.08
+
+
+def verdict_holds(own: float, opposite: float | None) -> bool:
+    """True when an answer entry's verdict answers the question that matched it: ``own`` is
+    the cosine of its closest own phrasing, ``opposite`` of its closest ``opposite`` one
+    (None when it lists none)."""
+    if opposite is None:
+        return own >= VERDICT_MIN
+    return own >= CHECKED_VERDICT_MIN and own - opposite >= POLARITY_MARGIN
