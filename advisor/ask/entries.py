@@ -25,19 +25,16 @@ class Entries:
         self.passages = passages
         self.questions: list[str] = []
         self.owner: list[int] = []  # passage index of each phrasing's answer entry
-        self.opposite: set[str] = set()  # phrasings asked the other way round (``opposite``)
+        self.opposite: list[bool] = []  # each phrasing: asked the other way round?
         for idx, p in enumerate(passages):
             if p.meta.get("kind") == "answer":
-                turned = [q.strip() for q in str(p.meta.get("opposite", "")).split("\n")]
-                self.opposite.update(q for q in turned if q)
-                for q in [
-                    str(p.meta.get("title", "")),
-                    *str(p.meta.get("questions", "")).split("\n"),
-                    *turned,
-                ]:
+                own = [str(p.meta.get("title", "")), *str(p.meta.get("questions", "")).split("\n")]
+                turned = str(p.meta.get("opposite", "")).split("\n")
+                for q, opposite in [*((q, False) for q in own), *((q, True) for q in turned)]:
                     if q.strip():
                         self.questions.append(q.strip())
                         self.owner.append(idx)
+                        self.opposite.append(opposite)
         self._embedder = embedder
         self._matrix: np.ndarray | None = None
         self._by_doc: dict[str, list[int]] = {}
@@ -70,7 +67,7 @@ class Entries:
         turned: dict[int, float] = {}
         for row, idx in enumerate(self.owner):
             sim = float(sims[row])
-            if self.questions[row] in self.opposite:
+            if self.opposite[row]:
                 turned[idx] = max(turned.get(idx, -1.0), sim)
                 continue
             if idx not in best or sim > best[idx][0]:
